@@ -1,0 +1,105 @@
+/* igraph_store.h: account state in SQL through apr_dbd (SQLite by default, PostgreSQL too).
+ *
+ * The store owns the schema (created and migrated on first use of every new connection, under
+ * BEGIN IMMEDIATE on SQLite / an advisory transaction lock on PostgreSQL, retried when another
+ * process migrates concurrently) and its prepared statements, which it prepares lazily into the
+ * connection's own hash (labels "igraph_*", fresh server-side names), so a fresh empty database
+ * works and mod_dbd needs no DBDPrepareSQL. Any failed statement drops the cached statements of
+ * that connection so they are prepared again next time.
+ *
+ * Secrets at rest: tokens and pending OAuth payloads are sealed with AES-256-GCM (igraph_crypto)
+ * before they reach SQL, with the row identity as associated data. They leave the store only
+ * through igraph_store_account_token() and igraph_store_pending_get().
+ *
+ * All times are Unix seconds (BIGINT). SQL is portable between sqlite3 and pgsql.
+ */
+#ifndef IGRAPH_STORE_H
+#define IGRAPH_STORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_hash.h>
+#include <apr_dbd.h>
+
+#include "igraph_crypto.h"
+
+#define IGRAPH_SCHEMA_VERSION 1
+
+/* Mirrors mod_dbd's ap_dbd_t (same members) so the glue can hand one in without the core
+ * depending on mod_dbd.h; unit tests fill it from apr_dbd_open directly. */
+typedef struct igraph_db_t {
+    apr_dbd_t *handle;
+    const apr_dbd_driver_t *driver;
+    apr_hash_t *prepared;   /* per connection; the store adds its statements here */
+    apr_pool_t *pool;       /* connection lifetime pool (statements are allocated from it) */
+} igraph_db_t;
+
+typedef struct igraph_account_t {
+    apr_int64_t id;
+    const char *platform;      /* "meta_ig" */
+    const char *login;         /* "facebook" | "instagram" */
+    const char *ig_user_id;    /* Instagram professional account id (decimal string) */
+    const char *owner;         /* Apache user ("" when anonymous use is allowed) */
+    const char *username, *name, *picture_url;
+    const char *page_id, *page_name;  /* Facebook Login only */
+    const char *app_user_id;   /* app-scoped user id (FB user id / IG-scoped id): deauth mapping */
+    const char *scopes;        /* granted scopes, comma list */
+    const char *status;        /* "active" | "needs_reauth" | "disabled" */
+    const char *last_error;
+    apr_int64_t token_expires_at; /* expiry of the user token; 0 = never/unknown */
+    apr_int64_t token_issued_at;
+    apr_int64_t created_at, updated_at;
+    /* sealed values as stored; use igraph_store_account_token() to read them */
+    const char *access_token_enc; /* token used for publishing (Page token / IG user token) */
+    const char *user_token_enc;   /* long-lived user token (Facebook Login), or NULL */
+} igraph_account_t;
+
+typedef enum { IGRAPH_TOKEN_ACCESS, IGRAPH_TOKEN_USER } igraph_token_kind_e;
+
+/* Makes sure the schema is current and this connection's statements are prepared. Cheap after
+ * the first call on a connection. APR_SUCCESS or an error (logged through igraph_log). */
+apr_status_t igraph_store_ready(igraph_db_t *db, apr_pool_t *p);
+
+/* Inserts or (same owner, platform, ig_user_id) updates the account: profile fields, login,
+ * tokens (plaintext in, sealed here; a NULL user_token keeps no user token), expiry, scopes; the
+ * status becomes "active" and last_error is cleared. a->id, created_at, updated_at are set on
+ * return. */
+apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                         igraph_account_t *a, const char *access_token,
+                                         const char *user_token);
+
+/* All accounts of owner, oldest first (array of igraph_account_t*). */
+apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                        apr_array_header_t **out);
+/* APR_NOTFOUND when the id does not exist or belongs to another owner. */
+apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                      apr_int64_t id, igraph_account_t **out);
+/* Sets status (and last_error, NULL clears it). APR_NOTFOUND as above. */
+apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                             apr_int64_t id, const char *status,
+                                             const char *last_error);
+apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                         apr_int64_t id);
+/* Decrypts one of the account's tokens; NULL when absent or when it cannot be opened. */
+const char *igraph_store_account_token(apr_pool_t *p, const igraph_key_t *key,
+                                       const igraph_account_t *a, igraph_token_kind_e kind);
+
+/* OAuth state: only a hash of the state value is stored. put() also purges expired rows. */
+apr_status_t igraph_store_state_put(igraph_db_t *db, apr_pool_t *p, const char *state_hash,
+                                    const char *owner, const char *login, apr_int64_t expires_at);
+/* Single use: deletes the row; APR_SUCCESS (and *login) only when this call removed an unexpired
+ * row for that owner; APR_NOTFOUND when missing, used, expired or another owner's. */
+apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char *state_hash,
+                                     const char *owner, apr_int64_t now, const char **login);
+
+/* Pending OAuth results (e.g. tokens waiting for Page selection): payload sealed at rest. */
+apr_status_t igraph_store_pending_put(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                      const char *id, const char *owner, const char *kind,
+                                      const char *payload, apr_int64_t expires_at);
+/* Reads without consuming (APR_NOTFOUND when missing/expired/other owner). */
+apr_status_t igraph_store_pending_get(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                      const char *id, const char *owner, apr_int64_t now,
+                                      const char **kind, const char **payload);
+apr_status_t igraph_store_pending_delete(igraph_db_t *db, apr_pool_t *p, const char *id);
+
+#endif
