@@ -1,0 +1,165 @@
+/* mod_igraph.c: module definition and hooks.
+ *
+ * Connect Instagram professional accounts (Facebook Login, Instagram Business Login) and publish
+ * to them through Meta's Graph API. This file wires the Apache-independent core (igraph_*.c) into
+ * httpd: start-up checks, the core's log sink, libcurl's global state, and the handler.
+ */
+#include <curl/curl.h>
+
+#define MIG_DECLARES_MODULE
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <ap_mpm.h>
+#include <http_core.h>
+#include <unixd.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <errno.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "mod_igraph.h"
+#include "igraph_log.h"
+
+/* Core log messages go to the main server's error log under this module's LogLevel. */
+static server_rec *log_server;
+
+static void log_sink(void *baton, int level, const char *file, int line, const char *msg)
+{
+    server_rec *s = baton ? baton : log_server;
+    if (s) {
+        ap_log_error(file, line, APLOG_MODULE_INDEX, level, 0, s, "%s", msg);
+    }
+}
+
+static apr_status_t curl_cleanup(void *data)
+{
+    curl_global_cleanup();
+    return APR_SUCCESS;
+}
+
+static int module_log_level(const server_rec *s)
+{
+    if (s->log.module_levels && s->log.module_levels[APLOG_MODULE_INDEX] >= 0) {
+        return s->log.module_levels[APLOG_MODULE_INDEX];
+    }
+    return s->log.level;
+}
+
+/* With SQLite, the children (not root) write the database file and its -wal/-shm companions,
+ * so the file's directory must belong to the run-time user. mod_dbd keeps its settings private;
+ * its server config starts with a pointer to the public dbd_cfg_t (stable through httpd 2.4), which
+ * is all we read here. Runs as root in the parent; a no-op for other drivers or non-root starts. */
+static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
+{
+    module *dbd = ap_find_linked_module("mod_dbd.c");
+    dbd_cfg_t **pcfg;
+    const char *file, *slash;
+    char *dir;
+    static const char *const suffixes[] = {"", "-wal", "-shm", NULL};
+    struct stat st;
+    int i;
+
+    if (!dbd || geteuid() != 0) {
+        return;
+    }
+    pcfg = ap_get_module_config(s->module_config, dbd);
+    if (!pcfg || !*pcfg || !(*pcfg)->name || strcmp((*pcfg)->name, "sqlite3") != 0 ||
+        !(*pcfg)->params || (*pcfg)->params[0] != '/') {
+        return;
+    }
+    file = (*pcfg)->params;
+    slash = strrchr(file, '/');
+    dir = apr_pstrndup(ptemp, file, (apr_size_t)(slash - file));
+    if (!*dir) {
+        return;
+    }
+    if (stat(dir, &st) != 0) {
+        /* a directory we create is ours to hand over; an existing one is the admin's */
+        if (apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE |
+                                            APR_FPROT_GREAD | APR_FPROT_GEXECUTE,
+                                   ptemp) != APR_SUCCESS ||
+            chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                         "IG0006: cannot create the SQLite directory %s for the Apache user",
+                         dir);
+            return;
+        }
+    }
+    else if (st.st_uid != ap_unixd_config.user_id && !(st.st_mode & S_IWOTH) &&
+             !(st.st_gid == ap_unixd_config.group_id && (st.st_mode & S_IWGRP))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0007: the SQLite directory %s is not writable by the Apache user; "
+                     "SQLite needs it for its -wal/-shm files (chown it to the User)",
+                     dir);
+    }
+    for (i = 0; suffixes[i]; i++) {
+        const char *f = apr_pstrcat(ptemp, file, suffixes[i], NULL);
+        if (stat(f, &st) == 0 && st.st_uid != ap_unixd_config.user_id &&
+            chown(f, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                         "IG0006: cannot hand %s to the Apache user", f);
+        }
+    }
+}
+
+static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    /* The first pass at start-up only checks the configuration ("dry run"). */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    log_server = s;
+    igraph_log_set_sink(log_sink, s, module_log_level(s));
+
+    /* Once per configuration generation, in the single-threaded root parent; balanced by the
+     * pool cleanup so graceful restarts neither leak nor double-initialise. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "IG0005: curl_global_init failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
+
+    {
+        server_rec *vs;
+        for (vs = s; vs; vs = vs->next) {
+            sqlite_ownership(vs, ptemp);
+        }
+    }
+    return mig_config_finish(pconf, ptemp, s);
+}
+
+static void mig_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    igraph_log_set_sink(log_sink, s, module_log_level(s));
+}
+
+static void mig_optional_fns(void)
+{
+    mig_routes_optional_fns();
+}
+
+static void mig_register_hooks(apr_pool_t *p)
+{
+    static const char *const after_dbd[] = {"mod_dbd.c", NULL};
+
+    ap_hook_post_config(mig_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mig_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_optional_fn_retrieve(mig_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mig_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(igraph) = {
+    STANDARD20_MODULE_STUFF,
+    mig_create_dir_cfg,
+    mig_merge_dir_cfg,
+    mig_create_srv_cfg,
+    mig_merge_srv_cfg,
+    mig_cmds,
+    mig_register_hooks,
+    AP_MODULE_FLAG_NONE,
+};

@@ -1,0 +1,84 @@
+/* mod_igraph.h: shared declarations of the Apache glue (hooks, directives, handlers).
+ * Everything Apache-specific lives in mod_igraph*.c; the igraph_*.c core knows nothing of httpd. */
+#ifndef MOD_IGRAPH_H
+#define MOD_IGRAPH_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
+
+#include "igraph_crypto.h"
+#include "igraph_graph.h"
+#include "igraph_store.h"
+
+extern module AP_MODULE_DECLARE_DATA igraph_module;
+
+/* mod_igraph.c declares the module (which also sets up the log index) */
+#ifndef MIG_DECLARES_MODULE
+APLOG_USE_MODULE(igraph);
+#endif
+
+/* Named outside endpoints (IGraphEndpoint <name> <base URL>). */
+typedef enum {
+    MIG_EP_FB_DIALOG = 0,
+    MIG_EP_FB_GRAPH,
+    MIG_EP_IG_AUTHORIZE,
+    MIG_EP_IG_API,
+    MIG_EP_IG_GRAPH,
+    MIG_EP_COUNT
+} mig_endpoint_e;
+
+#define MIG_DEFAULT_GRAPH_VERSION "v26.0"
+#define MIG_DEFAULT_FB_SCOPES \
+    "pages_show_list,pages_read_engagement,instagram_basic,instagram_content_publish"
+#define MIG_DEFAULT_IG_SCOPES "instagram_business_basic,instagram_business_content_publish"
+#define MIG_DEFAULT_KEY_FILE "igraph-token.key"
+#define MIG_STATE_TTL 600      /* OAuth state lifetime, seconds */
+#define MIG_PENDING_TTL 900    /* Page selection lifetime, seconds */
+#define MIG_MAX_BODY 65536     /* request bodies we read */
+
+typedef struct mig_srv_cfg {
+    const char *app_id, *app_secret;       /* Facebook Login */
+    const char *ig_app_id, *ig_app_secret; /* Instagram Login */
+    const char *redirect_url;
+    const char *graph_version;
+    const char *fb_scopes, *ig_scopes;
+    const char *endpoints[MIG_EP_COUNT];
+    const char *key_file;
+    const char *assets_dir;
+    int require_user;                      /* -1 unset */
+    /* filled in post_config */
+    igraph_key_t *key;                     /* NULL when it could not be loaded */
+    const char *key_error;
+    int sandbox;                           /* endpoints point away from Meta's hosts */
+} mig_srv_cfg;
+
+typedef struct mig_dir_cfg {
+    const char *base;                      /* path of the outermost section (mount point) */
+    int require_user;                      /* -1 unset */
+} mig_dir_cfg;
+
+/* mod_igraph_config.c */
+extern const command_rec mig_cmds[];
+void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s);
+void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv);
+void *mig_create_dir_cfg(apr_pool_t *p, char *dir);
+void *mig_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv);
+const char *mig_endpoint_name(mig_endpoint_e ep);
+const char *mig_endpoint_default(mig_endpoint_e ep);
+/* post_config: environment fallbacks, defaults, key loading. Returns OK or an error status. */
+int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+mig_srv_cfg *mig_srv(const server_rec *s);
+int mig_fb_configured(const mig_srv_cfg *c);
+int mig_ig_configured(const mig_srv_cfg *c);
+int mig_require_user(request_rec *r);
+/* Graph client settings for this server, allocated from p. */
+igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p);
+
+/* mod_igraph_routes.c */
+int mig_handler(request_rec *r);
+void mig_routes_optional_fns(void);
+
+#endif

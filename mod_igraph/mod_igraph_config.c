@@ -1,0 +1,588 @@
+/* mod_igraph_config.c: IGraph* directives, server/directory configuration, start-up checks.
+ *
+ * Directive values are validated when the configuration is read, so `apachectl -t` rejects a
+ * malformed value with a clear message. Missing credentials are not an error: the module then
+ * serves explanatory answers (see mod_igraph_routes.c). Secrets read from files are read once,
+ * at configuration time, by the root parent.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_file_info.h>
+#include <http_core.h>
+
+#include "mod_igraph.h"
+#include "igraph_log.h"
+#include "igraph_util.h"
+
+static const char *const endpoint_names[MIG_EP_COUNT] = {
+    "facebook-dialog", "facebook-graph", "instagram-authorize", "instagram-api", "instagram-graph",
+};
+static const char *const endpoint_defaults[MIG_EP_COUNT] = {
+    "https://www.facebook.com",  "https://graph.facebook.com", "https://www.instagram.com",
+    "https://api.instagram.com", "https://graph.instagram.com",
+};
+
+/* Instagram scope names Meta retired on 27 January 2025; apps sending them cannot call the API. */
+static const char *const retired_ig_scopes[] = {
+    "business_basic", "business_content_publish", "business_manage_comments",
+    "business_manage_messages", NULL,
+};
+
+const char *mig_endpoint_name(mig_endpoint_e ep)
+{
+    return endpoint_names[ep];
+}
+
+const char *mig_endpoint_default(mig_endpoint_e ep)
+{
+    return endpoint_defaults[ep];
+}
+
+mig_srv_cfg *mig_srv(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &igraph_module);
+}
+
+void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s)
+{
+    mig_srv_cfg *c = apr_pcalloc(p, sizeof(*c));
+    c->require_user = -1;
+    return c;
+}
+
+#define MERGE(f) c->f = add->f ? add->f : base->f
+
+void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    mig_srv_cfg *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
+    int i;
+
+    MERGE(app_id);
+    MERGE(app_secret);
+    MERGE(ig_app_id);
+    MERGE(ig_app_secret);
+    MERGE(redirect_url);
+    MERGE(graph_version);
+    MERGE(fb_scopes);
+    MERGE(ig_scopes);
+    MERGE(key_file);
+    MERGE(assets_dir);
+    for (i = 0; i < MIG_EP_COUNT; i++) {
+        MERGE(endpoints[i]);
+    }
+    c->require_user = (add->require_user != -1) ? add->require_user : base->require_user;
+    return c;
+}
+
+void *mig_create_dir_cfg(apr_pool_t *p, char *dir)
+{
+    mig_dir_cfg *d = apr_pcalloc(p, sizeof(*d));
+    d->require_user = -1;
+    if (dir) {
+        char *b = apr_pstrdup(p, dir);
+        apr_size_t n = strlen(b);
+        while (n > 1 && b[n - 1] == '/') {
+            b[--n] = '\0';
+        }
+        d->base = (n == 1 && b[0] == '/') ? "" : b;
+    }
+    return d;
+}
+
+void *mig_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
+{
+    mig_dir_cfg *base = basev, *add = addv, *d = apr_pcalloc(p, sizeof(*d));
+    /* The mount point is the outermost section: a nested <Location /ig/api> that only sets
+     * IGraphRequireUser must not move it. */
+    d->base = base->base ? base->base : add->base;
+    d->require_user = (add->require_user != -1) ? add->require_user : base->require_user;
+    return d;
+}
+
+int mig_require_user(request_rec *r)
+{
+    mig_dir_cfg *d = ap_get_module_config(r->per_dir_config, &igraph_module);
+    mig_srv_cfg *c = mig_srv(r->server);
+    if (d && d->require_user != -1) {
+        return d->require_user;
+    }
+    return c->require_user != -1 ? c->require_user : 1;
+}
+
+int mig_fb_configured(const mig_srv_cfg *c)
+{
+    return c->app_id && c->app_secret && c->redirect_url;
+}
+
+int mig_ig_configured(const mig_srv_cfg *c)
+{
+    return c->ig_app_id && c->ig_app_secret && c->redirect_url;
+}
+
+/* ---- value checks shared by directives and environment fallbacks ---------------------------- */
+
+static const char *check_app_id(apr_pool_t *p, const char *what, const char *v)
+{
+    if (!igraph_is_numeric_id(v)) {
+        return apr_psprintf(p, "%s must be a numeric Meta app id (digits only)", what);
+    }
+    return NULL;
+}
+
+static const char *check_secret(apr_pool_t *p, const char *what, const char *v)
+{
+    const char *q;
+    if (!*v || strlen(v) > 512) {
+        return apr_psprintf(p, "%s must be 1 to 512 characters", what);
+    }
+    for (q = v; *q; q++) {
+        if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f) {
+            return apr_psprintf(p, "%s must not contain spaces or control characters", what);
+        }
+    }
+    return NULL;
+}
+
+static const char *check_redirect(apr_pool_t *p, const char *v)
+{
+    if (!igraph_is_http_url(v) || strchr(v, '#')) {
+        return apr_psprintf(p, "IGraphRedirectURL must be an absolute http(s) URL without a "
+                               "fragment, e.g. https://example.org/ig/oauth/callback (got '%s')",
+                            v);
+    }
+    return NULL;
+}
+
+static const char *check_version(apr_pool_t *p, const char *v)
+{
+    if (!igraph_is_graph_version(v)) {
+        return apr_psprintf(p, "IGraphGraphVersion must look like v26.0 (got '%s')", v);
+    }
+    return NULL;
+}
+
+static const char *check_scopes(apr_pool_t *p, int instagram, const char *v, const char **out)
+{
+    const char *err = NULL;
+    char *norm = igraph_scopes_normalize(p, v, &err);
+    int i;
+    if (!norm) {
+        return apr_psprintf(p, "IGraphScopes: %s", err ? err : "invalid scope list");
+    }
+    if (instagram) {
+        for (i = 0; retired_ig_scopes[i]; i++) {
+            if (igraph_scopes_contains(norm, retired_ig_scopes[i])) {
+                return apr_psprintf(p,
+                                    "IGraphScopes instagram: '%s' was retired by Meta on 27 "
+                                    "January 2025; use instagram_%s",
+                                    retired_ig_scopes[i], retired_ig_scopes[i]);
+            }
+        }
+    }
+    *out = norm;
+    return NULL;
+}
+
+/* Reads a one-line secret from a file at configuration time (parent, before dropping root). */
+static const char *read_secret_file(cmd_parms *cmd, const char *what, const char *arg,
+                                    const char **out)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f;
+    char buf[1024];
+    apr_size_t n = sizeof(buf) - 1;
+    apr_status_t rv;
+    const char *err;
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", what, arg);
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s': %pm", what, path, &rv);
+    }
+    rv = apr_file_read(f, buf, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv)) {
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s': %pm", what, path, &rv);
+    }
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                     buf[n - 1] == '\t')) {
+        buf[--n] = '\0';
+    }
+    err = check_secret(cmd->pool, what, buf);
+    if (!err) {
+        *out = apr_pstrdup(cmd->pool, buf);
+    }
+    igraph_secure_zero(buf, sizeof(buf));
+    return err;
+}
+
+/* ---- directive handlers -------------------------------------------------------------------- */
+
+static mig_srv_cfg *cmd_srv(cmd_parms *cmd)
+{
+    return ap_get_module_config(cmd->server->module_config, &igraph_module);
+}
+
+static const char *set_app_id(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = check_app_id(cmd->pool, cmd->cmd->name, arg);
+    if (!err) {
+        if (cmd->info) {
+            cmd_srv(cmd)->ig_app_id = arg;
+        }
+        else {
+            cmd_srv(cmd)->app_id = arg;
+        }
+    }
+    return err;
+}
+
+static const char *set_app_secret(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = check_secret(cmd->pool, cmd->cmd->name, arg);
+    if (!err) {
+        if (cmd->info) {
+            cmd_srv(cmd)->ig_app_secret = arg;
+        }
+        else {
+            cmd_srv(cmd)->app_secret = arg;
+        }
+    }
+    return err;
+}
+
+static const char *set_app_secret_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mig_srv_cfg *c = cmd_srv(cmd);
+    return read_secret_file(cmd, cmd->cmd->name, arg, cmd->info ? &c->ig_app_secret
+                                                                : &c->app_secret);
+}
+
+static const char *set_redirect(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = check_redirect(cmd->pool, arg);
+    if (!err) {
+        cmd_srv(cmd)->redirect_url = arg;
+    }
+    return err;
+}
+
+static const char *set_version(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err = check_version(cmd->pool, arg);
+    if (!err) {
+        cmd_srv(cmd)->graph_version = arg;
+    }
+    return err;
+}
+
+static const char *set_scopes(cmd_parms *cmd, void *dc, const char *kind, const char *list)
+{
+    mig_srv_cfg *c = cmd_srv(cmd);
+    if (!strcmp(kind, "facebook")) {
+        return check_scopes(cmd->pool, 0, list, &c->fb_scopes);
+    }
+    if (!strcmp(kind, "instagram")) {
+        return check_scopes(cmd->pool, 1, list, &c->ig_scopes);
+    }
+    return apr_psprintf(cmd->pool, "IGraphScopes: first argument must be 'facebook' or "
+                                   "'instagram' (got '%s')",
+                        kind);
+}
+
+static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *name, const char *url)
+{
+    mig_srv_cfg *c = cmd_srv(cmd);
+    char *u;
+    apr_size_t n;
+    int i;
+
+    for (i = 0; i < MIG_EP_COUNT; i++) {
+        if (!strcmp(name, endpoint_names[i])) {
+            break;
+        }
+    }
+    if (i == MIG_EP_COUNT) {
+        return apr_psprintf(cmd->pool,
+                            "IGraphEndpoint: unknown name '%s' (expected facebook-dialog, "
+                            "facebook-graph, instagram-authorize, instagram-api or "
+                            "instagram-graph)",
+                            name);
+    }
+    if (!igraph_is_http_url(url) || strchr(url, '?') || strchr(url, '#')) {
+        return apr_psprintf(cmd->pool,
+                            "IGraphEndpoint %s: '%s' is not an absolute http(s) base URL "
+                            "without query or fragment",
+                            name, url);
+    }
+    u = apr_pstrdup(cmd->pool, url);
+    n = strlen(u);
+    while (n > 0 && u[n - 1] == '/') {
+        u[--n] = '\0';
+    }
+    c->endpoints[i] = u;
+    return NULL;
+}
+
+static const char *set_key_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path) {
+        return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: invalid path '%s'", arg);
+    }
+    /* An existing file must hold a usable key now, so `apachectl -t` catches a broken one. A
+     * missing file is created (0600) at start-up. */
+    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) == APR_SUCCESS) {
+        igraph_key_t k;
+        const char *err = NULL;
+        if (fi.filetype != APR_REG) {
+            return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: '%s' is not a regular file",
+                                path);
+        }
+        if (igraph_key_load(&k, path, 0, cmd->temp_pool, &err) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: %s", err ? err : path);
+        }
+        igraph_secure_zero(&k, sizeof(k));
+    }
+    cmd_srv(cmd)->key_file = path;
+    return NULL;
+}
+
+static const char *set_assets_dir(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS ||
+        fi.filetype != APR_DIR) {
+        return apr_psprintf(cmd->pool, "IGraphAssetsDir: '%s' is not a directory", arg);
+    }
+    cmd_srv(cmd)->assets_dir = path;
+    return NULL;
+}
+
+static const char *set_require_user(cmd_parms *cmd, void *dc, int flag)
+{
+    if (cmd->path) {
+        ((mig_dir_cfg *)dc)->require_user = flag;
+    }
+    else {
+        cmd_srv(cmd)->require_user = flag;
+    }
+    return NULL;
+}
+
+const command_rec mig_cmds[] = {
+    AP_INIT_TAKE1("IGraphAppID", set_app_id, NULL, RSRC_CONF,
+                  "Facebook Login app id (numeric)"),
+    AP_INIT_TAKE1("IGraphAppSecret", set_app_secret, NULL, RSRC_CONF,
+                  "Facebook Login app secret"),
+    AP_INIT_TAKE1("IGraphAppSecretFile", set_app_secret_file, NULL, RSRC_CONF,
+                  "file holding the Facebook Login app secret"),
+    AP_INIT_TAKE1("IGraphInstagramAppID", set_app_id, (void *)1, RSRC_CONF,
+                  "Instagram Login app id (numeric)"),
+    AP_INIT_TAKE1("IGraphInstagramAppSecret", set_app_secret, (void *)1, RSRC_CONF,
+                  "Instagram Login app secret"),
+    AP_INIT_TAKE1("IGraphInstagramAppSecretFile", set_app_secret_file, (void *)1, RSRC_CONF,
+                  "file holding the Instagram Login app secret"),
+    AP_INIT_TAKE1("IGraphRedirectURL", set_redirect, NULL, RSRC_CONF,
+                  "absolute OAuth redirect URL registered with Meta (.../oauth/callback)"),
+    AP_INIT_TAKE1("IGraphGraphVersion", set_version, NULL, RSRC_CONF,
+                  "Graph API version, e.g. v26.0"),
+    AP_INIT_TAKE2("IGraphScopes", set_scopes, NULL, RSRC_CONF,
+                  "facebook|instagram followed by a comma-separated permission list"),
+    AP_INIT_TAKE2("IGraphEndpoint", set_endpoint, NULL, RSRC_CONF,
+                  "endpoint name and base URL (for tests and the local sandbox)"),
+    AP_INIT_TAKE1("IGraphTokenKeyFile", set_key_file, NULL, RSRC_CONF,
+                  "file with the 32-byte AES-256-GCM key that encrypts tokens at rest"),
+    AP_INIT_TAKE1("IGraphAssetsDir", set_assets_dir, NULL, RSRC_CONF,
+                  "directory of the UI assets (htdocs/ of the source tree)"),
+    AP_INIT_FLAG("IGraphRequireUser", set_require_user, NULL, RSRC_CONF | ACCESS_CONF,
+                 "On: accounts and publishing need an authenticated Apache user"),
+    {NULL},
+};
+
+/* ---- post_config ------------------------------------------------------------------------- */
+
+/* Environment fallbacks (the variables the first prototype used), applied where no directive
+ * set a value. A malformed variable is reported and ignored, never fatal. */
+static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c)
+{
+    const char *v, *err, *out = NULL;
+
+    if (!c->app_id && (v = getenv("META_APP_ID")) && *v) {
+        if ((err = check_app_id(p, "META_APP_ID", v))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s", err);
+        }
+        else {
+            c->app_id = apr_pstrdup(p, v);
+        }
+    }
+    if (!c->app_secret && (v = getenv("META_APP_SECRET")) && *v) {
+        if ((err = check_secret(p, "META_APP_SECRET", v))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s", err);
+        }
+        else {
+            c->app_secret = apr_pstrdup(p, v);
+        }
+    }
+    if (!c->redirect_url && (v = getenv("META_REDIRECT_URL")) && *v) {
+        if ((err = check_redirect(p, v))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring META_REDIRECT_URL: %s",
+                         err);
+        }
+        else {
+            c->redirect_url = apr_pstrdup(p, v);
+        }
+    }
+    if (!c->graph_version && (v = getenv("META_GRAPH_VERSION")) && *v) {
+        if ((err = check_version(p, v))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "IG0002: ignoring META_GRAPH_VERSION: %s", err);
+        }
+        else {
+            c->graph_version = apr_pstrdup(p, v);
+        }
+    }
+    if (!c->fb_scopes && (v = getenv("META_SCOPES")) && *v) {
+        if ((err = check_scopes(p, 0, v, &out))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring META_SCOPES: %s",
+                         err);
+        }
+        else {
+            c->fb_scopes = out;
+        }
+    }
+}
+
+static int host_is_meta(const char *url)
+{
+    static const char *const hosts[] = {"facebook.com", "instagram.com", NULL};
+    const char *h = strstr(url, "://");
+    const char *end;
+    apr_size_t n;
+    int i;
+    if (!h) {
+        return 0;
+    }
+    h += 3;
+    end = h + strcspn(h, ":/");
+    n = (apr_size_t)(end - h);
+    for (i = 0; hosts[i]; i++) {
+        apr_size_t m = strlen(hosts[i]);
+        if (n >= m && !strncasecmp(end - m, hosts[i], m) && (n == m || end[-(long)m - 1] == '.')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t zero_key(void *data)
+{
+    igraph_secure_zero(data, sizeof(igraph_key_t));
+    return APR_SUCCESS;
+}
+
+/* Keys are cached per path so that virtual hosts sharing a file share one copy. */
+static igraph_key_t *load_key(apr_pool_t *pconf, server_rec *s, const char *path,
+                              apr_hash_t *cache, const char **perr)
+{
+    igraph_key_t *k = apr_hash_get(cache, path, APR_HASH_KEY_STRING);
+    if (k) {
+        return k;
+    }
+    k = apr_pcalloc(pconf, sizeof(*k));
+    if (igraph_key_load(k, path, 1, pconf, perr) != APR_SUCCESS) {
+        return NULL;
+    }
+    /* wipe this copy when the configuration goes away (graceful restart, stop) */
+    apr_pool_cleanup_register(pconf, k, zero_key, apr_pool_cleanup_null);
+    apr_hash_set(cache, path, APR_HASH_KEY_STRING, k);
+    return k;
+}
+
+int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *keys = apr_hash_make(ptemp);
+    server_rec *vs;
+    int i;
+
+    for (vs = s; vs; vs = vs->next) {
+        mig_srv_cfg *c = mig_srv(vs);
+        const char *err = NULL;
+
+        env_fallback(vs, pconf, c);
+        if (!c->graph_version) {
+            c->graph_version = MIG_DEFAULT_GRAPH_VERSION;
+        }
+        if (!c->fb_scopes) {
+            c->fb_scopes = MIG_DEFAULT_FB_SCOPES;
+        }
+        if (!c->ig_scopes) {
+            c->ig_scopes = MIG_DEFAULT_IG_SCOPES;
+        }
+        c->sandbox = 0;
+        for (i = 0; i < MIG_EP_COUNT; i++) {
+            if (!c->endpoints[i]) {
+                c->endpoints[i] = endpoint_defaults[i];
+            }
+            else if (!host_is_meta(c->endpoints[i])) {
+                c->sandbox = 1;
+            }
+        }
+        if (!c->key_file) {
+            c->key_file = ap_server_root_relative(pconf, MIG_DEFAULT_KEY_FILE);
+        }
+        c->key = load_key(pconf, vs, c->key_file, keys, &err);
+        if (!c->key) {
+            c->key_error = err ? err : "unknown error";
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, vs,
+                         "IG0003: token key unavailable (%s); mod_igraph routes answer 503 "
+                         "until IGraphTokenKeyFile is fixed",
+                         c->key_error);
+        }
+
+        if (!mig_fb_configured(c) && !mig_ig_configured(c)) {
+            /* once, for the main server: virtual hosts inherit its state */
+            if (vs == s) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                             "IG0001: no Meta app configured (set IGraphAppID, IGraphAppSecret "
+                             "and IGraphRedirectURL, or META_APP_ID, META_APP_SECRET and "
+                             "META_REDIRECT_URL); mod_igraph routes answer with a clear error "
+                             "until then");
+            }
+        }
+        else if ((c->app_id != NULL) != (c->app_secret != NULL)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
+                         "IG0004: Facebook Login needs both IGraphAppID and IGraphAppSecret");
+        }
+    }
+    return OK;
+}
+
+igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p)
+{
+    igraph_graph_t *g = apr_pcalloc(p, sizeof(*g));
+    g->fb_dialog_base = c->endpoints[MIG_EP_FB_DIALOG];
+    g->fb_graph_base = c->endpoints[MIG_EP_FB_GRAPH];
+    g->ig_authorize_base = c->endpoints[MIG_EP_IG_AUTHORIZE];
+    g->ig_api_base = c->endpoints[MIG_EP_IG_API];
+    g->ig_graph_base = c->endpoints[MIG_EP_IG_GRAPH];
+    g->version = c->graph_version;
+    g->app_id = c->app_id;
+    g->app_secret = c->app_secret;
+    g->ig_app_id = c->ig_app_id;
+    g->ig_app_secret = c->ig_app_secret;
+    g->fb_appsecret_proof = 1;
+    g->connect_timeout_ms = 5000;
+    g->timeout_ms = 20000;
+    g->max_body = 2 * 1024 * 1024;
+    g->max_pages = 50;
+    return g;
+}

@@ -1,0 +1,393 @@
+/* mod_igraph_web.c: answers (JSON, HTML), request bodies, storage access, sessions and CSRF for
+ * the route handlers. */
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_optional.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_session.h>
+
+#include "mod_igraph_web.h"
+#include "igraph_log.h"
+#include "igraph_util.h"
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_session_load) *sess_load;
+static APR_OPTIONAL_FN_TYPE(ap_session_get) *sess_get;
+static APR_OPTIONAL_FN_TYPE(ap_session_set) *sess_set;
+
+void mig_routes_optional_fns(void)
+{
+    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    sess_load = APR_RETRIEVE_OPTIONAL_FN(ap_session_load);
+    sess_get = APR_RETRIEVE_OPTIONAL_FN(ap_session_get);
+    sess_set = APR_RETRIEVE_OPTIONAL_FN(ap_session_set);
+}
+
+/* ---- answers ----------------------------------------------------------------------------- */
+
+static void common_headers(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+}
+
+int mig_json(mig_req *q, int status, igraph_json_t *body)
+{
+    request_rec *r = q->r;
+    common_headers(r);
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    if (!r->header_only) {
+        ap_rputs(igraph_json_dump(r->pool, body), r);
+        ap_rputc('\n', r);
+    }
+    return OK;
+}
+
+int mig_json_error(mig_req *q, int status, const char *code, const char *message)
+{
+    igraph_json_t *j = igraph_json_new_object(q->r->pool);
+    igraph_json_setb(j, "ok", 0);
+    igraph_json_sets(j, "error", code);
+    igraph_json_sets(j, "message", message);
+    return mig_json(q, status, j);
+}
+
+int mig_redirect(mig_req *q, int status, const char *location)
+{
+    common_headers(q->r);
+    apr_table_setn(q->r->headers_out, "Location", location);
+    return status;
+}
+
+const char *mig_url(mig_req *q, const char *route)
+{
+    return apr_pstrcat(q->r->pool, q->base, route, NULL);
+}
+
+void mig_html(mig_req *q, const char *fmt, ...)
+{
+    request_rec *r = q->r;
+    const char *f = fmt, *lit = fmt;
+    va_list ap;
+
+    va_start(ap, fmt);
+    while (*f) {
+        if (f[0] != '%' || !f[1]) {
+            f++;
+            continue;
+        }
+        if (f > lit) {
+            ap_rwrite(lit, (int)(f - lit), r);
+        }
+        switch (f[1]) {
+        case 's':
+            ap_rputs(igraph_html_escape(r->pool, va_arg(ap, const char *)), r);
+            break;
+        case 'd':
+            ap_rprintf(r, "%d", va_arg(ap, int));
+            break;
+        case 'L':
+            ap_rprintf(r, "%" APR_INT64_T_FMT, va_arg(ap, apr_int64_t));
+            break;
+        case 'R':
+            ap_rputs(va_arg(ap, const char *), r);
+            break;
+        default:
+            ap_rputc(f[1], r);
+            break;
+        }
+        f += 2;
+        lit = f;
+    }
+    if (f > lit) {
+        ap_rwrite(lit, (int)(f - lit), r);
+    }
+    va_end(ap);
+}
+
+void mig_page_begin(mig_req *q, const char *title)
+{
+    request_rec *r = q->r;
+    common_headers(r);
+    /* no inline script anywhere; forms post to ourselves only */
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy",
+                   "default-src 'none'; style-src 'self'; img-src 'self' https: http: data:; "
+                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    if (r->header_only) {
+        return;
+    }
+    mig_html(q,
+             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+             "<title>%s &middot; mod_igraph</title>"
+             "<link rel=\"stylesheet\" href=\"%s\"></head>\n<body>"
+             "<header class=\"top\"><a class=\"brand\" href=\"%s\">"
+             "<span class=\"logo\" aria-hidden=\"true\"></span>Instagram accounts</a>",
+             title, mig_url(q, "/assets/igraph.css"), mig_url(q, "/accounts"));
+    if (q->owner && *q->owner) {
+        mig_html(q, "<span class=\"who\">Signed in as <b>%s</b></span>", q->owner);
+    }
+    mig_html(q, "</header>\n");
+    if (q->c->sandbox) {
+        mig_html(q, "<div class=\"sandbox\" id=\"sandbox-banner\"><b>Sandbox</b> &mdash; this "
+                    "server talks to a local Meta simulator, not to Facebook or Instagram. "
+                    "Nothing you do here reaches a real account.</div>\n");
+    }
+    mig_html(q, "<main>\n");
+}
+
+void mig_page_end(mig_req *q)
+{
+    if (q->r->header_only) {
+        return;
+    }
+    mig_html(q, "</main>\n<footer>mod_igraph &middot; Instagram publishing for Apache httpd"
+                "</footer>\n</body></html>\n");
+}
+
+int mig_html_error(mig_req *q, int status, const char *title, const char *message)
+{
+    q->r->status = status;
+    mig_page_begin(q, title);
+    if (!q->r->header_only) {
+        mig_html(q,
+                 "<section class=\"card error\"><h1>%s</h1><p>%s</p>"
+                 "<p><a class=\"button\" href=\"%s\">Back to accounts</a></p></section>\n",
+                 title, message, mig_url(q, "/accounts"));
+    }
+    mig_page_end(q);
+    return OK;
+}
+
+/* ---- input ------------------------------------------------------------------------------- */
+
+int mig_read_body(mig_req *q, apr_size_t max, char **body, apr_size_t *len)
+{
+    request_rec *r = q->r;
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    apr_size_t n = 0;
+    char *buf;
+    int rc;
+
+    *body = "";
+    *len = 0;
+    if (cl) {
+        apr_int64_t v;
+        if (igraph_parse_int64(cl, &v) != APR_SUCCESS || v < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+        if ((apr_uint64_t)v > max) {
+            return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+    if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
+        return rc;
+    }
+    buf = apr_palloc(r->pool, max + 1);
+    if (ap_should_client_block(r)) {
+        long got;
+        char tmp[8192];
+        while ((got = ap_get_client_block(r, tmp, sizeof(tmp))) > 0) {
+            if (n + (apr_size_t)got > max) {
+                /* drain nothing more: the connection is closed after a 413 */
+                r->connection->keepalive = AP_CONN_CLOSE;
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+            }
+            memcpy(buf + n, tmp, (apr_size_t)got);
+            n += (apr_size_t)got;
+        }
+        if (got < 0) {
+            return HTTP_BAD_REQUEST;
+        }
+    }
+    buf[n] = '\0';
+    *body = buf;
+    *len = n;
+    return OK;
+}
+
+apr_table_t *mig_read_form(mig_req *q, int *status)
+{
+    char *body;
+    apr_size_t len;
+    apr_table_t *t;
+    const char *ct = apr_table_get(q->r->headers_in, "Content-Type");
+
+    *status = OK;
+    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+        *status = HTTP_UNSUPPORTED_MEDIA_TYPE;
+        return NULL;
+    }
+    if ((*status = mig_read_body(q, MIG_MAX_BODY, &body, &len)) != OK) {
+        return NULL;
+    }
+    if (strlen(body) != len || !(t = igraph_form_parse(q->r->pool, body))) {
+        *status = HTTP_BAD_REQUEST;
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- storage ----------------------------------------------------------------------------- */
+
+igraph_db_t *mig_db(mig_req *q)
+{
+    ap_dbd_t *d;
+    igraph_db_t *db;
+
+    if (q->db) {
+        return q->db;
+    }
+    if (!dbd_acquire) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "IG0010: storage unavailable: mod_dbd is not loaded");
+        return NULL;
+    }
+    if (!(d = dbd_acquire(q->r))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "IG0011: storage unavailable: no database connection (check DBDriver and "
+                      "DBDParams)");
+        return NULL;
+    }
+    db = apr_pcalloc(q->r->pool, sizeof(*db));
+    db->handle = d->handle;
+    db->driver = d->driver;
+    db->prepared = d->prepared;
+    db->pool = d->pool;
+    if (igraph_store_ready(db, q->r->pool) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
+                      "IG0012: storage unavailable: schema or statements could not be prepared");
+        return NULL;
+    }
+    q->db = db;
+    return db;
+}
+
+/* ---- session ----------------------------------------------------------------------------- */
+
+static session_rec *session(mig_req *q)
+{
+    session_rec *z = NULL;
+    if (!sess_load || !sess_get || !sess_set) {
+        return NULL;
+    }
+    /* Session Off gives APR_SUCCESS with no session */
+    if (sess_load(q->r, &z) != APR_SUCCESS) {
+        return NULL;
+    }
+    return z;
+}
+
+int mig_session_available(mig_req *q)
+{
+    return session(q) != NULL;
+}
+
+const char *mig_session_get(mig_req *q, const char *key)
+{
+    session_rec *z = session(q);
+    const char *v = NULL;
+    if (z && sess_get(q->r, z, key, &v) == APR_SUCCESS && v && *v) {
+        return v;
+    }
+    return NULL;
+}
+
+void mig_session_set(mig_req *q, const char *key, const char *value)
+{
+    session_rec *z = session(q);
+    if (z) {
+        sess_set(q->r, z, key, value);
+    }
+}
+
+const char *mig_csrf_token(mig_req *q)
+{
+    const char *t = mig_session_get(q, "igraph-csrf");
+    if (!t || strlen(t) != 43) {
+        t = igraph_random_token(q->r->pool, 32);
+        mig_session_set(q, "igraph-csrf", t);
+    }
+    return t;
+}
+
+int mig_csrf_ok(mig_req *q, apr_table_t *form)
+{
+    const char *want = mig_session_get(q, "igraph-csrf");
+    const char *got = form ? apr_table_get(form, "csrf") : NULL;
+    if (!want || !got || igraph_table_count(form, "csrf") != 1) {
+        return 0;
+    }
+    return igraph_ct_equal(want, strlen(want), got, strlen(got));
+}
+
+int mig_cross_site(mig_req *q)
+{
+    request_rec *r = q->r;
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *host = apr_table_get(r->headers_in, "Host");
+
+    if (site && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0) {
+        return 1;
+    }
+    if (origin) {
+        const char *mine;
+        if (!host) {
+            return 1;
+        }
+        mine = apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, NULL);
+        if (strcasecmp(origin, mine) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- accounts ---------------------------------------------------------------------------- */
+
+int mig_account_can_publish(const igraph_account_t *a)
+{
+    const char *need = (a->login && !strcmp(a->login, "instagram"))
+                           ? "instagram_business_content_publish"
+                           : "instagram_content_publish";
+    return a->status && !strcmp(a->status, "active") && a->scopes &&
+           igraph_scopes_contains(a->scopes, need);
+}
+
+igraph_json_t *mig_account_json(mig_req *q, const igraph_account_t *a)
+{
+    apr_pool_t *p = q->r->pool;
+    igraph_json_t *j = igraph_json_new_object(p);
+    igraph_json_t *scopes = igraph_json_new_array(p);
+    apr_array_header_t *list = igraph_split_csv(p, a->scopes ? a->scopes : "");
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        igraph_json_appends(scopes, APR_ARRAY_IDX(list, i, const char *));
+    }
+    igraph_json_setl(j, "id", a->id);
+    igraph_json_sets(j, "platform", a->platform);
+    igraph_json_sets(j, "login", a->login);
+    igraph_json_sets(j, "ig_user_id", a->ig_user_id);
+    igraph_json_sets(j, "username", a->username);
+    igraph_json_sets(j, "name", a->name);
+    igraph_json_sets(j, "profile_picture_url", a->picture_url);
+    igraph_json_sets(j, "page_id", a->page_id);
+    igraph_json_sets(j, "page_name", a->page_name);
+    igraph_json_sets(j, "status", a->status);
+    igraph_json_sets(j, "token_expires_at",
+                     a->token_expires_at > 0 ? igraph_iso8601(p, a->token_expires_at) : NULL);
+    igraph_json_setj(j, "scopes", scopes);
+    igraph_json_setb(j, "can_publish", mig_account_can_publish(a));
+    igraph_json_sets(j, "last_error", a->last_error);
+    igraph_json_sets(j, "created_at", igraph_iso8601(p, a->created_at));
+    igraph_json_sets(j, "updated_at", igraph_iso8601(p, a->updated_at));
+    return j;
+}
