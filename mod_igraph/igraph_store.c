@@ -9,6 +9,7 @@
  * here), NULL arguments become SQL NULL on both drivers, and NULL columns are detected with
  * apr_dbd_datum_get() == APR_ENOENT because pgsql's apr_dbd_get_entry() returns "" for NULL.
  */
+#include <limits.h>
 #include <string.h>
 
 #include <apr_atomic.h>
@@ -88,6 +89,22 @@ static const char *const igraph_schema_v1[] = {
     NULL,
 };
 
+/* Maintenance: refresh scheduling and claims on accounts, named leases. SQLite cannot add a
+ * column "IF NOT EXISTS"; the version check in the same transaction makes that unnecessary. */
+static const char *const igraph_schema_v2[] = {
+    "ALTER TABLE accounts ADD COLUMN next_refresh_at BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE accounts ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE accounts ADD COLUMN claimed_by TEXT",
+    "ALTER TABLE accounts ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0",
+    "CREATE TABLE IF NOT EXISTS leases ("
+    "name TEXT PRIMARY KEY, "
+    "holder TEXT NOT NULL, "
+    "expires_at BIGINT NOT NULL)",
+    /* the due-query: status = 'active' AND token_expires_at BETWEEN ... ORDER BY expiry */
+    "CREATE INDEX IF NOT EXISTS accounts_due ON accounts (status, token_expires_at)",
+    NULL,
+};
+
 typedef struct igraph_migration_t {
     int version;
     const char *const *statements; /* NULL-terminated */
@@ -97,6 +114,7 @@ typedef struct igraph_migration_t {
  * IGRAPH_SCHEMA_VERSION in igraph_store.h). Versions must ascend. */
 static const igraph_migration_t igraph_migrations[] = {
     {1, igraph_schema_v1},
+    {2, igraph_schema_v2},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5
@@ -107,7 +125,7 @@ static const igraph_migration_t igraph_migrations[] = {
 #define IGRAPH_ACCOUNT_COLS                                                                        \
     "id, platform, login, ig_user_id, owner, username, name, picture_url, page_id, page_name, "    \
     "app_user_id, scopes, status, last_error, token_expires_at, token_issued_at, created_at, "     \
-    "updated_at, access_token_enc, user_token_enc"
+    "updated_at, access_token_enc, user_token_enc, next_refresh_at, refresh_failures"
 
 enum {
     IGRAPH_COL_ID,
@@ -130,6 +148,8 @@ enum {
     IGRAPH_COL_UPDATED_AT,
     IGRAPH_COL_ACCESS_TOKEN_ENC,
     IGRAPH_COL_USER_TOKEN_ENC,
+    IGRAPH_COL_NEXT_REFRESH_AT,
+    IGRAPH_COL_REFRESH_FAILURES,
 };
 
 typedef enum {
@@ -146,6 +166,15 @@ typedef enum {
     IGRAPH_ST_PENDING_INSERT,
     IGRAPH_ST_PENDING_SELECT,
     IGRAPH_ST_PENDING_DELETE,
+    IGRAPH_ST_LEASE_INSERT,
+    IGRAPH_ST_LEASE_TAKE,
+    IGRAPH_ST_LEASE_RELEASE,
+    IGRAPH_ST_ACCOUNT_DUE,
+    IGRAPH_ST_ACCOUNT_GET_ANY,
+    IGRAPH_ST_ACCOUNT_CLAIM,
+    IGRAPH_ST_ACCOUNT_UNCLAIM,
+    IGRAPH_ST_ACCOUNT_TOKENS_UPDATE,
+    IGRAPH_ST_ACCOUNT_REFRESH_FAILED,
     IGRAPH_ST_COUNT
 } igraph_stmt_e;
 
@@ -170,7 +199,8 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
          "user_token_enc = excluded.user_token_enc, "
          "token_expires_at = excluded.token_expires_at, "
          "token_issued_at = excluded.token_issued_at, scopes = excluded.scopes, "
-         "status = 'active', last_error = NULL, updated_at = excluded.updated_at "
+         "status = 'active', last_error = NULL, refresh_failures = 0, next_refresh_at = 0, "
+         "updated_at = excluded.updated_at "
          "RETURNING id, created_at, updated_at"},
     [IGRAPH_ST_ACCOUNT_LIST] = {"igraph_account_list",
                                 "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts WHERE owner = %s "
@@ -204,6 +234,48 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
                                   "AND owner = %s AND expires_at > %ld"},
     [IGRAPH_ST_PENDING_DELETE] = {"igraph_pending_delete",
                                   "DELETE FROM oauth_pending WHERE id = %s"},
+    /* A lease is taken by inserting it, or by updating it when it is ours or has expired; the
+     * row count says who won (both statements are single atomic writes). */
+    [IGRAPH_ST_LEASE_INSERT] =
+        {"igraph_lease_insert",
+         "INSERT INTO leases (name, holder, expires_at) VALUES (%s, %s, %ld) "
+         "ON CONFLICT (name) DO NOTHING"},
+    [IGRAPH_ST_LEASE_TAKE] = {"igraph_lease_take",
+                              "UPDATE leases SET holder = %s, expires_at = %ld WHERE name = %s "
+                              "AND (holder = %s OR expires_at < %ld)"},
+    [IGRAPH_ST_LEASE_RELEASE] = {"igraph_lease_release",
+                                 "DELETE FROM leases WHERE name = %s AND holder = %s"},
+    [IGRAPH_ST_ACCOUNT_DUE] = {"igraph_account_due",
+                               "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts "
+                               "WHERE status = 'active' AND token_expires_at > 0 "
+                               "AND token_expires_at <= %ld AND next_refresh_at <= %ld "
+                               "ORDER BY token_expires_at, id LIMIT %ld"},
+    [IGRAPH_ST_ACCOUNT_GET_ANY] = {"igraph_account_get_any",
+                                   "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts WHERE id = %ld"},
+    [IGRAPH_ST_ACCOUNT_CLAIM] = {"igraph_account_claim",
+                                 "UPDATE accounts SET claimed_by = %s, claim_until = %ld "
+                                 "WHERE id = %ld AND (claimed_by IS NULL OR claimed_by = %s "
+                                 "OR claim_until < %ld)"},
+    [IGRAPH_ST_ACCOUNT_UNCLAIM] = {"igraph_account_unclaim",
+                                   "UPDATE accounts SET claimed_by = NULL, claim_until = 0 "
+                                   "WHERE id = %ld AND claimed_by = %s"},
+    /* The issued_at guard makes the write conditional in one statement: a token stored by a
+     * newer login or refresh is never replaced by an older one. A successful refresh proves the
+     * token works, so needs_reauth (not disabled) becomes active again. */
+    [IGRAPH_ST_ACCOUNT_TOKENS_UPDATE] =
+        {"igraph_account_tokens_update",
+         "UPDATE accounts SET access_token_enc = COALESCE(%s, access_token_enc), "
+         "user_token_enc = COALESCE(%s, user_token_enc), token_expires_at = %ld, "
+         "token_issued_at = %ld, username = COALESCE(%s, username), "
+         "name = COALESCE(%s, name), picture_url = COALESCE(%s, picture_url), "
+         "status = CASE WHEN status = 'needs_reauth' THEN 'active' ELSE status END, "
+         "last_error = NULL, refresh_failures = 0, next_refresh_at = 0, updated_at = %ld "
+         "WHERE id = %ld AND token_issued_at <= %ld"},
+    [IGRAPH_ST_ACCOUNT_REFRESH_FAILED] = {"igraph_account_refresh_failed",
+                                          "UPDATE accounts SET status = COALESCE(%s, status), "
+                                          "last_error = %s, "
+                                          "refresh_failures = refresh_failures + 1, "
+                                          "next_refresh_at = %ld, updated_at = %ld WHERE id = %ld"},
 };
 
 /* Statements are prepared in table order and a failure stops the loop, so the presence of the
@@ -286,7 +358,8 @@ static int igraph_sql_nargs(const char *sql)
         if (sql[0] == '%') {
             if (apr_isalpha(sql[1])) {
                 n++;
-            } else if (sql[1] == '%') {
+            }
+            else if (sql[1] == '%') {
                 sql++;
             }
         }
@@ -391,6 +464,7 @@ static apr_status_t igraph_account_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_
                                         igraph_account_t **out)
 {
     igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
+    apr_int64_t failures = 0;
     apr_status_t rv;
 
     if ((rv = igraph_col_i64(db, row, IGRAPH_COL_ID, &a->id)) != APR_SUCCESS ||
@@ -399,9 +473,13 @@ static apr_status_t igraph_account_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_
         (rv = igraph_col_i64(db, row, IGRAPH_COL_TOKEN_ISSUED_AT, &a->token_issued_at)) !=
             APR_SUCCESS ||
         (rv = igraph_col_i64(db, row, IGRAPH_COL_CREATED_AT, &a->created_at)) != APR_SUCCESS ||
-        (rv = igraph_col_i64(db, row, IGRAPH_COL_UPDATED_AT, &a->updated_at)) != APR_SUCCESS) {
+        (rv = igraph_col_i64(db, row, IGRAPH_COL_UPDATED_AT, &a->updated_at)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_COL_NEXT_REFRESH_AT, &a->next_refresh_at)) !=
+            APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_COL_REFRESH_FAILURES, &failures)) != APR_SUCCESS) {
         return rv;
     }
+    a->refresh_failures = failures > INT_MAX ? INT_MAX : (int)failures;
     a->platform = igraph_col_str(db, p, row, IGRAPH_COL_PLATFORM);
     a->login = igraph_col_str(db, p, row, IGRAPH_COL_LOGIN);
     a->ig_user_id = igraph_col_str(db, p, row, IGRAPH_COL_IG_USER_ID);
@@ -1017,4 +1095,251 @@ apr_status_t igraph_store_pending_delete(igraph_db_t *db, apr_pool_t *p, const c
         rv = igraph_store_query(db, p, IGRAPH_ST_PENDING_DELETE, NULL, args, IGRAPH_NARGS(args));
     }
     return rv;
+}
+
+/* ---- maintenance (schema v2) ------------------------------------------------------------ */
+
+apr_status_t igraph_store_lease(igraph_db_t *db, apr_pool_t *p, const char *name,
+                                const char *holder, apr_int64_t now, apr_int64_t ttl)
+{
+    const char *until;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!name || !holder || ttl <= 0) {
+        return APR_EINVAL;
+    }
+    until = igraph_i64(p, now + ttl);
+    {
+        const char *args[] = {name, holder, until};
+        rv = igraph_store_query(db, p, IGRAPH_ST_LEASE_INSERT, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS || nrows == 1) {
+        return rv;
+    }
+    /* The row exists: take it over only when it is ours (renewal) or has expired. */
+    {
+        const char *args[] = {holder, until, name, holder, igraph_i64(p, now)};
+        rv = igraph_store_query(db, p, IGRAPH_ST_LEASE_TAKE, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return nrows == 1 ? APR_SUCCESS : APR_EBUSY;
+}
+
+apr_status_t igraph_store_lease_release(igraph_db_t *db, apr_pool_t *p, const char *name,
+                                        const char *holder)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!name || !holder) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {name, holder};
+        rv = igraph_store_query(db, p, IGRAPH_ST_LEASE_RELEASE, NULL, args, IGRAPH_NARGS(args));
+    }
+    return rv;
+}
+
+/* Reads every row of an account SELECT into an array (igraph_account_t*). */
+static apr_status_t igraph_accounts_read_all(igraph_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
+                                             apr_array_header_t **out)
+{
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *list = apr_array_make(p, 4, sizeof(igraph_account_t *));
+    igraph_account_t *a;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rv == APR_SUCCESS && (rv = igraph_account_read(db, p, row, &a)) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(list, igraph_account_t *) = a;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        *out = list;
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now,
+                                       apr_int64_t window, int limit, apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!out || limit <= 0 || window < 0) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, now + window), igraph_i64(p, now),
+                              igraph_i64(p, limit)};
+        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_DUE, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return igraph_accounts_read_all(db, p, res, out);
+}
+
+apr_status_t igraph_store_account_get_any(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                          igraph_account_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_array_header_t *list;
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!out) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, id)};
+        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_GET_ANY, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS || (rv = igraph_accounts_read_all(db, p, res, &list)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (list->nelts == 0) {
+        return APR_NOTFOUND;
+    }
+    *out = APR_ARRAY_IDX(list, 0, igraph_account_t *);
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_store_account_claim(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                        const char *holder, apr_int64_t now, apr_int64_t until)
+{
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!holder) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {holder, igraph_i64(p, until), igraph_i64(p, id), holder,
+                              igraph_i64(p, now)};
+        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_CLAIM, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return nrows == 1 ? APR_SUCCESS : APR_EBUSY;
+}
+
+apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                          const char *holder)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!holder) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, id), holder};
+        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_UNCLAIM, NULL, args, IGRAPH_NARGS(args));
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
+                                                const igraph_key_t *key, const igraph_account_t *a,
+                                                const char *access_token, const char *user_token,
+                                                apr_int64_t expires_at, apr_int64_t issued_at)
+{
+    const char *access_enc = NULL, *user_enc = NULL, *sid;
+    igraph_account_t *cur;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!a || !key || !a->owner || !a->ig_user_id) {
+        return APR_EINVAL;
+    }
+    /* same associated data as upsert: (platform, owner, ig_user_id) never change for a row */
+    if (access_token) {
+        access_enc = igraph_seal_str(
+            p, key,
+            igraph_account_aad(p, a->platform, a->owner, a->ig_user_id, IGRAPH_TOKEN_ACCESS),
+            access_token);
+    }
+    if (user_token) {
+        user_enc = igraph_seal_str(
+            p, key, igraph_account_aad(p, a->platform, a->owner, a->ig_user_id, IGRAPH_TOKEN_USER),
+            user_token);
+    }
+    if ((access_token && !access_enc) || (user_token && !user_enc)) {
+        igraph_log(IGRAPH_LOG_ERR, "IG0306: store: account %s: sealing the token failed",
+                   a->ig_user_id);
+        return APR_EGENERAL;
+    }
+    sid = igraph_i64(p, a->id);
+    {
+        const char *args[] = {access_enc,
+                              user_enc,
+                              igraph_i64(p, expires_at),
+                              igraph_i64(p, issued_at),
+                              a->username,
+                              a->name,
+                              a->picture_url,
+                              igraph_i64(p, igraph_now()),
+                              sid,
+                              igraph_i64(p, issued_at)};
+        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_TOKENS_UPDATE, &nrows, args,
+                                IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (nrows > 0) {
+        return APR_SUCCESS;
+    }
+    /* Nothing written: a newer token is stored, or the account is gone. */
+    rv = igraph_store_account_get_any(db, p, a->id, &cur);
+    if (rv == APR_SUCCESS) {
+        return APR_EEXIST;
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                                 const char *status, const char *last_error,
+                                                 apr_int64_t next_refresh_at)
+{
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    {
+        const char *args[] = {status, last_error, igraph_i64(p, next_refresh_at),
+                              igraph_i64(p, igraph_now()), igraph_i64(p, id)};
+        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_REFRESH_FAILED, &nrows, args,
+                                IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return nrows > 0 ? APR_SUCCESS : APR_NOTFOUND;
 }

@@ -23,7 +23,7 @@
 
 #include "igraph_crypto.h"
 
-#define IGRAPH_SCHEMA_VERSION 1
+#define IGRAPH_SCHEMA_VERSION 2
 
 /* Mirrors mod_dbd's ap_dbd_t (same members) so the glue can hand one in without the core
  * depending on mod_dbd.h; unit tests fill it from apr_dbd_open directly. */
@@ -49,6 +49,8 @@ typedef struct igraph_account_t {
     apr_int64_t token_expires_at; /* expiry of the user token; 0 = never/unknown */
     apr_int64_t token_issued_at;
     apr_int64_t created_at, updated_at;
+    apr_int64_t next_refresh_at;  /* maintenance: do not look at the token before (0 = any time) */
+    int refresh_failures;         /* consecutive failed refresh attempts */
     /* sealed values as stored; use igraph_store_account_token() to read them */
     const char *access_token_enc; /* token used for publishing (Page token / IG user token) */
     const char *user_token_enc;   /* long-lived user token (Facebook Login), or NULL */
@@ -101,5 +103,50 @@ apr_status_t igraph_store_pending_get(igraph_db_t *db, apr_pool_t *p, const igra
                                       const char *id, const char *owner, apr_int64_t now,
                                       const char **kind, const char **payload);
 apr_status_t igraph_store_pending_delete(igraph_db_t *db, apr_pool_t *p, const char *id);
+
+/* ---- maintenance (schema v2) ------------------------------------------------------------- */
+
+/* Named lease shared by every process and server using this database (table leases). Succeeds
+ * (APR_SUCCESS) when the lease was free, expired or already held by holder, and is now held until
+ * now + ttl; APR_EBUSY when someone else holds it. */
+apr_status_t igraph_store_lease(igraph_db_t *db, apr_pool_t *p, const char *name,
+                                const char *holder, apr_int64_t now, apr_int64_t ttl);
+/* Gives the lease up if holder has it. */
+apr_status_t igraph_store_lease_release(igraph_db_t *db, apr_pool_t *p, const char *name,
+                                        const char *holder);
+
+/* Accounts whose token needs attention: status "active", token_expires_at > 0,
+ * token_expires_at <= now + window, next_refresh_at <= now; soonest expiry first, at most
+ * limit rows (array of igraph_account_t*). */
+apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now,
+                                       apr_int64_t window, int limit, apr_array_header_t **out);
+/* Reads one account by id whatever its owner (maintenance only). APR_NOTFOUND when missing. */
+apr_status_t igraph_store_account_get_any(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                          igraph_account_t **out);
+
+/* Per-account claim, so two workers never refresh one account at once: APR_SUCCESS when the
+ * claim was free/expired/ours and is now holder's until `until`; APR_EBUSY otherwise. */
+apr_status_t igraph_store_account_claim(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                        const char *holder, apr_int64_t now, apr_int64_t until);
+apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                          const char *holder);
+
+/* Stores refreshed tokens (sealed like upsert; a NULL token leaves that column unchanged) with
+ * their expiry and issue time, unless the row already holds a token issued after issued_at:
+ * then nothing is written and APR_EEXIST is returned (a refresh never stores an older token
+ * over a newer one; APR_NOTFOUND when the account is gone). On success last_error is cleared,
+ * refresh_failures = 0, next_refresh_at = 0, a "needs_reauth" status becomes "active" again (the
+ * new token works; "disabled" stays), and profile fields given non-NULL in a (username, name,
+ * picture_url) are updated too. */
+apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
+                                                const igraph_key_t *key,
+                                                const igraph_account_t *a,
+                                                const char *access_token, const char *user_token,
+                                                apr_int64_t expires_at, apr_int64_t issued_at);
+/* Records a failed refresh: status (NULL keeps it), last_error, refresh_failures + 1 and
+ * next_refresh_at. */
+apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
+                                                 const char *status, const char *last_error,
+                                                 apr_int64_t next_refresh_at);
 
 #endif

@@ -151,6 +151,7 @@ static void mig_register_hooks(apr_pool_t *p)
     ap_hook_child_init(mig_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(mig_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mig_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    mig_worker_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(igraph) = {

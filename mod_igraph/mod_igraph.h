@@ -12,6 +12,7 @@
 #include "igraph_crypto.h"
 #include "igraph_graph.h"
 #include "igraph_store.h"
+#include "igraph_refresh.h"
 
 extern module AP_MODULE_DECLARE_DATA igraph_module;
 
@@ -38,6 +39,8 @@ typedef enum {
 #define MIG_STATE_TTL 600      /* OAuth state lifetime, seconds */
 #define MIG_PENDING_TTL 900    /* Page selection lifetime, seconds */
 #define MIG_MAX_BODY 65536     /* request bodies we read */
+#define MIG_DEFAULT_REFRESH_BEFORE (15 * 86400)
+#define MIG_DEFAULT_INTERVAL 60
 
 typedef struct mig_srv_cfg {
     const char *app_id, *app_secret;       /* Facebook Login */
@@ -49,6 +52,8 @@ typedef struct mig_srv_cfg {
     const char *key_file;
     const char *assets_dir;
     int require_user;                      /* -1 unset */
+    apr_int64_t refresh_before;            /* seconds, -1 unset (default 15 days) */
+    apr_int64_t maintenance_interval;      /* seconds, -1 unset (default 60 s) */
     /* filled in post_config */
     igraph_key_t *key;                     /* NULL when it could not be loaded */
     const char *key_error;
@@ -76,6 +81,13 @@ int mig_ig_configured(const mig_srv_cfg *c);
 int mig_require_user(request_rec *r);
 /* Graph client settings for this server, allocated from p. */
 igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p);
+
+/* mod_igraph_worker.c: the maintenance thread (one active across all children) */
+void mig_worker_register_hooks(apr_pool_t *p);
+/* Refreshes one account now (API route and worker). Fills *detail. */
+igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool_t *p,
+                                        const igraph_account_t *a, int force,
+                                        volatile int *abort_flag, const char **detail);
 
 /* mod_igraph_routes.c */
 int mig_handler(request_rec *r);

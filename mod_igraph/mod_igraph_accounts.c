@@ -12,6 +12,7 @@
  * an id that does not exist.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -150,6 +151,85 @@ int mig_api_accounts(mig_req *q)
     return mig_json(q, HTTP_OK, j);
 }
 
+/* POST /api/accounts/{id}/refresh: refresh one account now, whatever the window says. */
+static int api_refresh(mig_req *q, apr_int64_t id)
+{
+    request_rec *r = q->r;
+    igraph_db_t *db = mig_db(q);
+    igraph_account_t *a;
+    igraph_refresh_result_e res;
+    const char *holder, *detail = NULL;
+    apr_status_t rv;
+    igraph_json_t *j;
+    int status = HTTP_OK;
+    const char *code = NULL;
+
+    if (!db) {
+        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
+                              "the account database is not available");
+    }
+    rv = igraph_store_account_get(db, r->pool, q->owner, id, &a);
+    if (rv == APR_NOTFOUND) {
+        return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such account");
+    }
+    if (rv != APR_SUCCESS) {
+        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
+                              "the account database is not available");
+    }
+    if (!strcmp(a->status, "disabled")) {
+        return mig_json_error(q, HTTP_CONFLICT, "account_disabled",
+                              "enable the account before refreshing it");
+    }
+    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
+        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured",
+                              "no Meta app is configured on this server");
+    }
+    holder = apr_psprintf(r->pool, "request:%" APR_PID_T_FMT ":%ld", getpid(),
+                          (long)r->connection->id);
+    if (igraph_store_account_claim(db, r->pool, id, holder, igraph_now(),
+                                   igraph_now() + 120) != APR_SUCCESS) {
+        return mig_json_error(q, HTTP_CONFLICT, "refresh_in_progress",
+                              "this account is being refreshed right now; try again shortly");
+    }
+    res = mig_refresh_one(r->server, db, r->pool, a, 1, NULL, &detail);
+    igraph_store_account_unclaim(db, r->pool, id, holder);
+    switch (res) {
+    case IGRAPH_REFRESHED:
+    case IGRAPH_REFRESH_STALE:
+    case IGRAPH_REFRESH_NOT_DUE:
+        break;
+    case IGRAPH_REFRESH_REAUTH:
+        status = HTTP_CONFLICT;
+        code = "needs_reauth";
+        break;
+    case IGRAPH_REFRESH_RETRY:
+        status = HTTP_BAD_GATEWAY;
+        code = "graph_unavailable";
+        break;
+    default:
+        status = HTTP_SERVICE_UNAVAILABLE;
+        code = "storage_unavailable";
+        break;
+    }
+    if (igraph_store_account_get(db, r->pool, q->owner, id, &a) != APR_SUCCESS) {
+        a = NULL;
+    }
+    j = igraph_json_new_object(r->pool);
+    igraph_json_setb(j, "ok", code == NULL);
+    if (code) {
+        igraph_json_sets(j, "error", code);
+        igraph_json_sets(j, "message", detail ? detail : code);
+    }
+    igraph_json_sets(j, "result", igraph_refresh_result_name(res));
+    if (detail && !code) {
+        igraph_json_sets(j, "detail", detail);
+    }
+    if (a) {
+        igraph_json_setj(j, "account", mig_account_json(q, a));
+    }
+    return mig_json(q, status, j);
+}
+
 int mig_api_account(mig_req *q, apr_int64_t id, const char *verb)
 {
     request_rec *r = q->r;
@@ -182,6 +262,18 @@ int mig_api_account(mig_req *q, apr_int64_t id, const char *verb)
                                       "use GET or DELETE on an account");
             }
             verb = "delete";
+        }
+        else if (!strcmp(verb, "refresh")) {
+            if (r->method_number != M_POST) {
+                apr_table_setn(r->err_headers_out, "Allow", "POST");
+                return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+                                      "use POST for account actions");
+            }
+            if (mig_cross_site(q)) {
+                return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
+                                      "state-changing requests from other sites are refused");
+            }
+            return api_refresh(q, id);
         }
         else if (strcmp(verb, "disable") != 0 && strcmp(verb, "enable") != 0) {
             return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "unknown account action");

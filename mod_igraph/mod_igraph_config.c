@@ -50,6 +50,8 @@ void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s)
 {
     mig_srv_cfg *c = apr_pcalloc(p, sizeof(*c));
     c->require_user = -1;
+    c->refresh_before = -1;
+    c->maintenance_interval = -1;
     return c;
 }
 
@@ -74,6 +76,9 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
         MERGE(endpoints[i]);
     }
     c->require_user = (add->require_user != -1) ? add->require_user : base->require_user;
+    c->refresh_before = (add->refresh_before != -1) ? add->refresh_before : base->refresh_before;
+    c->maintenance_interval = (add->maintenance_interval != -1) ? add->maintenance_interval
+                                                                : base->maintenance_interval;
     return c;
 }
 
@@ -378,6 +383,32 @@ static const char *set_require_user(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
+static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
+{
+    mig_srv_cfg *c = cmd_srv(cmd);
+    apr_int64_t secs;
+    if (igraph_parse_duration(arg, &secs) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a duration (a positive number of seconds, or a "
+                            "number with an s, m, h or d suffix, e.g. 15d)",
+                            cmd->cmd->name, arg);
+    }
+    if (cmd->info) {
+        if (secs < 1 || secs > 86400) {
+            return apr_psprintf(cmd->pool, "%s must be between 1s and 1d", cmd->cmd->name);
+        }
+        c->maintenance_interval = secs;
+    }
+    else {
+        if (secs > 59 * 86400) {
+            return apr_psprintf(cmd->pool, "%s must be shorter than a token's 60-day life",
+                                cmd->cmd->name);
+        }
+        c->refresh_before = secs;
+    }
+    return NULL;
+}
+
 const command_rec mig_cmds[] = {
     AP_INIT_TAKE1("IGraphAppID", set_app_id, NULL, RSRC_CONF,
                   "Facebook Login app id (numeric)"),
@@ -403,6 +434,10 @@ const command_rec mig_cmds[] = {
                   "file with the 32-byte AES-256-GCM key that encrypts tokens at rest"),
     AP_INIT_TAKE1("IGraphAssetsDir", set_assets_dir, NULL, RSRC_CONF,
                   "directory of the UI assets (htdocs/ of the source tree)"),
+    AP_INIT_TAKE1("IGraphRefreshBefore", set_duration, NULL, RSRC_CONF,
+                  "refresh tokens that expire within this duration (default 15d)"),
+    AP_INIT_TAKE1("IGraphMaintenanceInterval", set_duration, (void *)1, RSRC_CONF,
+                  "how often the maintenance thread wakes up (default 60s)"),
     AP_INIT_FLAG("IGraphRequireUser", set_require_user, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: accounts and publishing need an authenticated Apache user"),
     {NULL},
@@ -526,6 +561,12 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         }
         if (!c->ig_scopes) {
             c->ig_scopes = MIG_DEFAULT_IG_SCOPES;
+        }
+        if (c->refresh_before < 0) {
+            c->refresh_before = MIG_DEFAULT_REFRESH_BEFORE;
+        }
+        if (c->maintenance_interval < 0) {
+            c->maintenance_interval = MIG_DEFAULT_INTERVAL;
         }
         c->sandbox = 0;
         for (i = 0; i < MIG_EP_COUNT; i++) {

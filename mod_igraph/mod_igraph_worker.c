@@ -1,0 +1,300 @@
+/* mod_igraph_worker.c: the maintenance thread.
+ *
+ * Every child starts one thread in child_init. A global mutex (Mutex directive name
+ * "igraph-worker") lets exactly one of them work at a time on this server; the holder keeps it
+ * for the life of its child, so the others only try a non-blocking lock once per tick and idle.
+ * Every sweep also takes a database lease, and every account it touches is claimed in the
+ * database, so several Apache servers sharing one database never refresh an account twice.
+ *
+ * The thread has its own allocator and pool (cleared after each tick), its own mod_dbd
+ * connection (ap_dbd_open/ap_dbd_close), and waits on a condition variable, so child_stopping
+ * (graceful restart, stop) wakes it at once; Graph calls in flight are aborted through the
+ * libcurl progress callback. A pre-cleanup on the child pool joins it before mod_dbd's pools go.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
+#include <apr_global_mutex.h>
+#include <apr_optional.h>
+#include <http_core.h>
+#include <ap_mpm.h>
+#include <util_mutex.h>
+#include <mpm_common.h>
+
+#include "mod_igraph.h"
+#include "igraph_log.h"
+#include "igraph_util.h"
+
+#define WORKER_MUTEX "igraph-worker"
+#define WORKER_BATCH 50        /* accounts looked at per sweep */
+#define CLAIM_TTL 300          /* seconds an account stays claimed by a refresh in progress */
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+static apr_global_mutex_t *worker_mutex;
+
+typedef struct mig_worker {
+    server_rec *s;
+    apr_thread_t *thread;
+    apr_thread_mutex_t *mx;
+    apr_thread_cond_t *cv;
+    volatile int stop;
+    int leader;                 /* holds worker_mutex */
+    const char *holder;         /* "host:pid" for leases and claims */
+} mig_worker;
+
+static mig_worker *the_worker;
+
+igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool_t *p,
+                                        const igraph_account_t *a, int force,
+                                        volatile int *abort_flag, const char **detail)
+{
+    mig_srv_cfg *c = mig_srv(s);
+    igraph_graph_t *g = mig_graph(c, p);
+    igraph_refresh_ctx_t ctx;
+
+    g->abort_flag = abort_flag;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.g = g;
+    ctx.db = db;
+    ctx.key = c->key;
+    ctx.now = igraph_now();
+    ctx.window = c->refresh_before;
+    ctx.retry_base = 60;
+    ctx.retry_cap = 6 * 3600;
+    ctx.force = force;
+    *detail = NULL;
+    if (!c->key) {
+        *detail = "token key unavailable";
+        return IGRAPH_REFRESH_DBFAIL;
+    }
+    return igraph_refresh_account(&ctx, p, a, detail);
+}
+
+/* One sweep over the accounts whose tokens are due. */
+static void sweep(mig_worker *w, apr_pool_t *p)
+{
+    mig_srv_cfg *c = mig_srv(w->s);
+    ap_dbd_t *d;
+    igraph_db_t db;
+    apr_array_header_t *due;
+    apr_int64_t now = igraph_now();
+    int i, refreshed = 0, failed = 0, reauth = 0;
+
+    if (!c->key || (!mig_fb_configured(c) && !mig_ig_configured(c))) {
+        return;
+    }
+    if (!dbd_open || !(d = dbd_open(p, w->s))) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s, "IG0050: maintenance: no database");
+        return;
+    }
+    db.handle = d->handle;
+    db.driver = d->driver;
+    db.prepared = d->prepared;
+    db.pool = d->pool;
+    if (igraph_store_ready(&db, p) != APR_SUCCESS ||
+        igraph_store_lease(&db, p, "maintenance", w->holder, now,
+                           3 * c->maintenance_interval + 30) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+                     "IG0051: maintenance: another server holds the lease");
+        dbd_close(w->s, d);
+        return;
+    }
+    if (igraph_store_accounts_due(&db, p, now, c->refresh_before, WORKER_BATCH, &due) !=
+        APR_SUCCESS) {
+        dbd_close(w->s, d);
+        return;
+    }
+    for (i = 0; i < due->nelts && !w->stop; i++) {
+        const igraph_account_t *a = APR_ARRAY_IDX(due, i, const igraph_account_t *);
+        const char *detail = NULL;
+        igraph_refresh_result_e res;
+
+        if (igraph_store_account_claim(&db, p, a->id, w->holder, igraph_now(),
+                                       igraph_now() + CLAIM_TTL) != APR_SUCCESS) {
+            continue;
+        }
+        res = mig_refresh_one(w->s, &db, p, a, 0, &w->stop, &detail);
+        igraph_store_account_unclaim(&db, p, a->id, w->holder);
+        switch (res) {
+        case IGRAPH_REFRESHED:
+            refreshed++;
+            break;
+        case IGRAPH_REFRESH_REAUTH:
+            reauth++;
+            break;
+        case IGRAPH_REFRESH_RETRY:
+        case IGRAPH_REFRESH_DBFAIL:
+            failed++;
+            break;
+        default:
+            break;
+        }
+    }
+    if (refreshed || failed || reauth) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, w->s,
+                     "IG0052: maintenance: %d token(s) refreshed, %d failed (retried later), "
+                     "%d need reconnecting",
+                     refreshed, failed, reauth);
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+                     "IG0053: maintenance: nothing due (%d looked at)", due->nelts);
+    }
+    dbd_close(w->s, d);
+}
+
+static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
+{
+    mig_worker *w = data;
+    mig_srv_cfg *c = mig_srv(w->s);
+    apr_allocator_t *alloc;
+    apr_pool_t *tp;
+    apr_interval_time_t wait = apr_time_from_sec(c->maintenance_interval < 2
+                                                     ? c->maintenance_interval
+                                                     : 2);
+
+    /* own allocator: prefork's child allocator has no mutex */
+    apr_allocator_create(&alloc);
+    apr_pool_create_unmanaged_ex(&tp, NULL, alloc);
+    apr_allocator_owner_set(alloc, tp);
+    apr_pool_tag(tp, "igraph-worker");
+
+    apr_thread_mutex_lock(w->mx);
+    while (!w->stop) {
+        apr_thread_cond_timedwait(w->cv, w->mx, wait);
+        if (w->stop) {
+            break;
+        }
+        apr_thread_mutex_unlock(w->mx);
+        wait = apr_time_from_sec(c->maintenance_interval);
+        if (!w->leader) {
+            w->leader = (apr_global_mutex_trylock(worker_mutex) == APR_SUCCESS);
+            if (w->leader) {
+                ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+                             "IG0054: maintenance: this child (pid %d) is the worker",
+                             (int)getpid());
+            }
+        }
+        if (w->leader) {
+            sweep(w, tp);
+        }
+        apr_pool_clear(tp);
+        apr_thread_mutex_lock(w->mx);
+    }
+    apr_thread_mutex_unlock(w->mx);
+    if (w->leader) {
+        apr_global_mutex_unlock(worker_mutex);
+        w->leader = 0;
+    }
+    apr_pool_destroy(tp);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+static void worker_signal_stop(mig_worker *w)
+{
+    apr_thread_mutex_lock(w->mx);
+    w->stop = 1;
+    apr_thread_cond_signal(w->cv);
+    apr_thread_mutex_unlock(w->mx);
+}
+
+static apr_status_t worker_cleanup(void *data)
+{
+    mig_worker *w = data;
+    apr_status_t trv;
+    worker_signal_stop(w);
+    apr_thread_join(&trv, w->thread);
+    the_worker = NULL;
+    return APR_SUCCESS;
+}
+
+static void worker_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    if (the_worker) {
+        worker_signal_stop(the_worker);
+    }
+}
+
+static int worker_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    return ap_mutex_register(pconf, WORKER_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static int worker_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                              server_rec *s)
+{
+    apr_status_t rv;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    rv = ap_global_mutex_create(&worker_mutex, NULL, WORKER_MUTEX, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "IG0055: cannot create the maintenance mutex");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void worker_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    mig_worker *w;
+    apr_allocator_t *a = apr_pool_allocator_get(pchild);
+    apr_status_t rv;
+    char host[256];
+
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (!worker_mutex || !dbd_open || !dbd_close) {
+        return;
+    }
+    rv = apr_global_mutex_child_init(&worker_mutex, apr_global_mutex_lockfile(worker_mutex),
+                                     pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0056: maintenance mutex child init");
+        return;
+    }
+    /* mod_dbd builds connections in subpools of pchild; with the thread using them too, the
+     * child allocator needs a mutex (prefork creates it without one). */
+    if (a && !apr_allocator_mutex_get(a)) {
+        apr_thread_mutex_t *am;
+        if (apr_thread_mutex_create(&am, APR_THREAD_MUTEX_DEFAULT, pchild) == APR_SUCCESS) {
+            apr_allocator_mutex_set(a, am);
+        }
+    }
+    w = apr_pcalloc(pchild, sizeof(*w));
+    w->s = s;
+    if (gethostname(host, sizeof(host)) != 0) {
+        apr_cpystrn(host, "localhost", sizeof(host));
+    }
+    host[sizeof(host) - 1] = '\0';
+    w->holder = apr_psprintf(pchild, "%s:%d", host, (int)getpid());
+    if (apr_thread_mutex_create(&w->mx, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS ||
+        apr_thread_cond_create(&w->cv, pchild) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "IG0057: maintenance thread not started");
+        return;
+    }
+    rv = apr_thread_create(&w->thread, NULL, worker_main, w, pchild);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0057: maintenance thread not started");
+        return;
+    }
+    the_worker = w;
+    /* a PRE-cleanup: join before pchild's subpools (mod_dbd's connections) are destroyed */
+    apr_pool_pre_cleanup_register(pchild, w, worker_cleanup);
+}
+
+void mig_worker_register_hooks(apr_pool_t *p)
+{
+    static const char *const after_dbd[] = {"mod_dbd.c", NULL};
+    ap_hook_pre_config(worker_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(worker_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(worker_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(worker_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+}

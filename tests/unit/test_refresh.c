@@ -1,0 +1,1329 @@
+/* test_refresh.c: token lifecycle: igraph_refresh (pure rules, and igraph_refresh_account against
+ * a tiny in-process HTTP server) and the schema v2 store functions (migration from v1, leases,
+ * claims, the due-query, conditional token updates, failure records), on a fresh SQLite file per
+ * test (plain apr_dbd, no httpd). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <apr_dbd.h>
+#include <apr_general.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+
+#include "igraph_crypto.h"
+#include "igraph_graph.h"
+#include "igraph_log.h"
+#include "igraph_refresh.h"
+#include "igraph_store.h"
+#include "igraph_util.h"
+
+#define DAY 86400
+
+static apr_pool_t *g_pool;
+static const apr_dbd_driver_t *g_driver;
+
+static const igraph_key_t g_key = {{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+                                    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                                    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}};
+static const igraph_key_t g_other_key = {{0xff}};
+
+/* ---- log capture: errors counted, nothing secret may ever reach the log ------------------- */
+
+static char logbuf[65536];
+static apr_size_t loglen;
+static int g_errors;
+
+static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
+{
+    apr_size_t n = strlen(msg);
+
+    if (level <= IGRAPH_LOG_ERR) {
+        g_errors++;
+    }
+    if (loglen + n + 2 < sizeof(logbuf)) {
+        memcpy(logbuf + loglen, msg, n);
+        loglen += n;
+        logbuf[loglen++] = '\n';
+        logbuf[loglen] = '\0';
+    }
+    if (getenv("TEST_REFRESH_VERBOSE")) {
+        fprintf(stderr, "[%d] %s:%d %s\n", level, file, line, msg);
+    }
+}
+
+static void assert_logs_clean(void)
+{
+    static const char *const secrets[] = {"EAAJ", "IGAA", "fb-app-secret", "ig-app-secret",
+                                          "access_token="};
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+        if (strstr(logbuf, secrets[i])) {
+            fail_msg("log contains \"%s\":\n%s", secrets[i], logbuf);
+        }
+    }
+}
+
+/* ---- fixture: a fresh SQLite file ---------------------------------------------------------- */
+
+typedef struct {
+    apr_pool_t *pool;
+    char *dir;
+    char *path;
+    igraph_db_t db;
+} fixture_t;
+
+static void db_open(fixture_t *f, igraph_db_t *db)
+{
+    const char *err = NULL;
+
+    memset(db, 0, sizeof(*db));
+    db->driver = g_driver;
+    db->pool = f->pool;
+    db->prepared = apr_hash_make(f->pool);
+    assert_int_equal(apr_dbd_open_ex(g_driver, f->pool, f->path, &db->handle, &err), APR_SUCCESS);
+}
+
+static void db_close(igraph_db_t *db)
+{
+    if (db->handle) {
+        apr_dbd_close(db->driver, db->handle);
+        db->handle = NULL;
+    }
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    char tmpl[] = "/tmp/test_refresh.XXXXXX";
+
+    if (!f || apr_pool_create(&f->pool, g_pool) != APR_SUCCESS || !mkdtemp(tmpl)) {
+        return -1;
+    }
+    f->dir = apr_pstrdup(f->pool, tmpl);
+    f->path = apr_pstrcat(f->pool, f->dir, "/igraph.db", NULL);
+    db_open(f, &f->db);
+    g_errors = 0;
+    loglen = 0;
+    logbuf[0] = '\0';
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    size_t i;
+
+    db_close(&f->db);
+    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        unlink(apr_pstrcat(f->pool, f->path, suffix[i], NULL));
+    }
+    rmdir(f->dir);
+    apr_pool_destroy(f->pool);
+    free(f);
+    return 0;
+}
+
+/* First column of the first row, or NULL (also for SQL NULL). */
+static const char *raw_value(igraph_db_t *db, apr_pool_t *p, const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *out = NULL;
+    char *s;
+    int rows = 0;
+
+    assert_int_equal(apr_dbd_select(db->driver, p, db->handle, &res, sql, 0), 0);
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (!rows++ && apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &s) == 0) {
+            out = apr_pstrdup(p, s);
+        }
+    }
+    return out;
+}
+
+static long raw_count(igraph_db_t *db, apr_pool_t *p, const char *sql)
+{
+    const char *v = raw_value(db, p, sql);
+
+    assert_non_null(v);
+    return atol(v);
+}
+
+static void raw_exec(igraph_db_t *db, const char *sql)
+{
+    int nrows = 0;
+
+    if (apr_dbd_query(db->driver, db->handle, &nrows, sql) != 0) {
+        fail_msg("raw_exec failed: %s", sql);
+    }
+}
+
+static igraph_account_t *make_ig(apr_pool_t *p, const char *owner, const char *ig_user_id,
+                                 apr_int64_t issued, apr_int64_t expires)
+{
+    igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
+
+    a->login = "instagram";
+    a->owner = owner;
+    a->ig_user_id = ig_user_id;
+    a->username = apr_pstrcat(p, "ig_", ig_user_id, NULL);
+    a->app_user_id = ig_user_id;
+    a->scopes = "instagram_business_basic,instagram_business_content_publish";
+    a->token_issued_at = issued;
+    a->token_expires_at = expires;
+    return a;
+}
+
+static igraph_account_t *make_fb(apr_pool_t *p, const char *owner, apr_int64_t issued,
+                                 apr_int64_t expires)
+{
+    igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
+
+    a->login = "facebook";
+    a->owner = owner;
+    a->ig_user_id = "17841400000000001";
+    a->username = "acme.bakery";
+    a->name = "Acme Bakery";
+    a->page_id = "108000000000001";
+    a->page_name = "Acme Bakery Page";
+    a->app_user_id = "10100000000000";
+    a->scopes = "instagram_basic,instagram_content_publish,pages_show_list";
+    a->token_issued_at = issued;
+    a->token_expires_at = expires;
+    return a;
+}
+
+static igraph_account_t *stored(fixture_t *f, apr_int64_t id)
+{
+    igraph_account_t *a = NULL;
+
+    assert_int_equal(igraph_store_account_get_any(&f->db, f->pool, id, &a), APR_SUCCESS);
+    return a;
+}
+
+static const char *tok_of(fixture_t *f, const igraph_account_t *a, igraph_token_kind_e kind)
+{
+    return igraph_store_account_token(f->pool, &g_key, a, kind);
+}
+
+/* ---- pure rules ---------------------------------------------------------------------------- */
+
+static void test_decide(void **state)
+{
+    const apr_int64_t now = 1800000000, win = 10 * DAY;
+    static const struct {
+        const char *login;
+        apr_int64_t issued_ago, expires_in; /* relative to now; expires_in 0 = "0" stored */
+        int force;
+        igraph_refresh_e want;
+    } cases[] = {
+        /* Instagram */
+        {"instagram", 50 * DAY, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
+        {"instagram", 50 * DAY, 10 * DAY, 0, IGRAPH_REFRESH_NOW}, /* exactly at the window */
+        {"instagram", 40 * DAY, 10 * DAY + 1, 0, IGRAPH_REFRESH_SKIP},
+        {"instagram", 1 * DAY, 59 * DAY, 0, IGRAPH_REFRESH_SKIP},
+        {"instagram", 1 * DAY, 59 * DAY, 1, IGRAPH_REFRESH_NOW}, /* force ignores the window */
+        {"instagram", DAY - 1, 5 * DAY, 0, IGRAPH_REFRESH_TOO_YOUNG},
+        {"instagram", DAY - 1, 59 * DAY, 1, IGRAPH_REFRESH_TOO_YOUNG},
+        {"instagram", 3600, 1 * DAY, 0, IGRAPH_REFRESH_TOO_YOUNG},
+        {"instagram", 61 * DAY, -1, 0, IGRAPH_REFRESH_EXPIRED},
+        {"instagram", 60 * DAY, 0 + 0, 0, IGRAPH_REFRESH_SKIP}, /* expires_at 0 below */
+        /* Facebook: no 24 h rule */
+        {"facebook", 3600, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
+        {"facebook", 0, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
+        {"facebook", 3600, 30 * DAY, 0, IGRAPH_REFRESH_SKIP},
+        {"facebook", 3600, 30 * DAY, 1, IGRAPH_REFRESH_NOW},
+        {"facebook", 70 * DAY, -100, 1, IGRAPH_REFRESH_EXPIRED},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        igraph_account_t a = {0};
+        igraph_refresh_e got;
+
+        a.login = cases[i].login;
+        a.token_issued_at = now - cases[i].issued_ago;
+        a.token_expires_at = cases[i].expires_in ? now + cases[i].expires_in : 0;
+        got = igraph_refresh_decide(&a, now, win, cases[i].force);
+        if (got != cases[i].want) {
+            fail_msg("case %d: got %d, want %d", (int)i, got, cases[i].want);
+        }
+    }
+    /* expiry exactly now counts as expired; 0 = never/unknown is skipped even when forced */
+    {
+        igraph_account_t a = {0};
+
+        a.login = "instagram";
+        a.token_issued_at = now - 30 * DAY;
+        a.token_expires_at = now;
+        assert_int_equal(igraph_refresh_decide(&a, now, win, 0), IGRAPH_REFRESH_EXPIRED);
+        a.token_expires_at = 0;
+        assert_int_equal(igraph_refresh_decide(&a, now, win, 1), IGRAPH_REFRESH_SKIP);
+        a.login = "facebook";
+        assert_int_equal(igraph_refresh_decide(&a, now, win, 1), IGRAPH_REFRESH_SKIP);
+        assert_int_equal(igraph_refresh_decide(NULL, now, win, 1), IGRAPH_REFRESH_SKIP);
+    }
+}
+
+static void test_backoff(void **state)
+{
+    int i;
+
+    /* no jitter at rnd 0.5: base * 2^(n-1), capped */
+    assert_int_equal(igraph_refresh_backoff(1, 60, 21600, 0.5), 60);
+    assert_int_equal(igraph_refresh_backoff(2, 60, 21600, 0.5), 120);
+    assert_int_equal(igraph_refresh_backoff(3, 60, 21600, 0.5), 240);
+    assert_int_equal(igraph_refresh_backoff(8, 60, 21600, 0.5), 7680);
+    assert_int_equal(igraph_refresh_backoff(9, 60, 21600, 0.5), 15360);
+    assert_int_equal(igraph_refresh_backoff(10, 60, 21600, 0.5), 21600);
+    assert_int_equal(igraph_refresh_backoff(1000, 60, 21600, 0.5), 21600);
+    assert_int_equal(igraph_refresh_backoff(INT32_MAX, 60, 21600, 0.5), 21600);
+    /* 0 / negative failures behave like the first retry */
+    assert_int_equal(igraph_refresh_backoff(0, 60, 21600, 0.5), 60);
+    assert_int_equal(igraph_refresh_backoff(-3, 60, 21600, 0.5), 60);
+    /* jitter bounds: [0.5, 1.5) of the capped delay */
+    assert_int_equal(igraph_refresh_backoff(1, 60, 21600, 0.0), 30);
+    assert_int_equal(igraph_refresh_backoff(2, 60, 21600, 0.0), 60);
+    assert_true(igraph_refresh_backoff(1, 60, 21600, 0.999999) < 90);
+    assert_true(igraph_refresh_backoff(1, 60, 21600, 0.999999) >= 89);
+    assert_true(igraph_refresh_backoff(50, 60, 21600, 0.999999) < 32400);
+    assert_int_equal(igraph_refresh_backoff(50, 60, 21600, 0.0), 10800);
+    /* rnd outside [0, 1) is clamped */
+    assert_int_equal(igraph_refresh_backoff(1, 60, 21600, -5.0), 30);
+    assert_true(igraph_refresh_backoff(1, 60, 21600, 7.0) < 90);
+    /* monotonic without jitter, always >= 1 */
+    for (i = 1; i < 40; i++) {
+        assert_true(igraph_refresh_backoff(i + 1, 60, 21600, 0.5) >=
+                    igraph_refresh_backoff(i, 60, 21600, 0.5));
+    }
+    assert_true(igraph_refresh_backoff(1, 0, 0, 0.0) >= 1);
+    /* a cap below base: the cap wins */
+    assert_int_equal(igraph_refresh_backoff(3, 600, 100, 0.5), 600);
+}
+
+static void test_is_fatal(void **state)
+{
+    static const struct {
+        igraph_err_class_e cls;
+        int fatal;
+    } cases[] = {
+        {IGRAPH_ERR_REAUTH, 1},     {IGRAPH_ERR_PERMISSION, 1}, {IGRAPH_ERR_TRANSPORT, 0},
+        {IGRAPH_ERR_SERVER, 0},     {IGRAPH_ERR_RATE_LIMIT, 0}, {IGRAPH_ERR_RETRY, 0},
+        {IGRAPH_ERR_OAUTH, 0},      {IGRAPH_ERR_INVALID, 0},    {IGRAPH_ERR_PERMANENT, 0},
+        {IGRAPH_ERR_RESTRICTED, 0}, {IGRAPH_ERR_NONE, 0},
+    };
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        igraph_gerr_t e = {0};
+
+        e.cls = cases[i].cls;
+        if (igraph_refresh_is_fatal(&e) != cases[i].fatal) {
+            fail_msg("class %s: want fatal=%d", igraph_err_class_name(e.cls), cases[i].fatal);
+        }
+    }
+    assert_int_equal(igraph_refresh_is_fatal(NULL), 0);
+    assert_string_equal(igraph_refresh_result_name(IGRAPH_REFRESHED), "refreshed");
+    assert_string_equal(igraph_refresh_result_name(IGRAPH_REFRESH_RETRY), "retry");
+    assert_string_equal(igraph_refresh_result_name(IGRAPH_REFRESH_REAUTH), "reauth");
+}
+
+/* ---- store, schema v2 ------------------------------------------------------------------------ */
+
+/* Schema version 1 exactly as released (igraph_store.c at 77c2dd1), with data in it. */
+static const char *const v1_fixture[] = {
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "platform TEXT NOT NULL DEFAULT 'meta_ig', login TEXT NOT NULL, ig_user_id TEXT NOT NULL, "
+    "owner TEXT NOT NULL, username TEXT, name TEXT, picture_url TEXT, page_id TEXT, "
+    "page_name TEXT, app_user_id TEXT, access_token_enc TEXT, user_token_enc TEXT, "
+    "token_expires_at BIGINT NOT NULL DEFAULT 0, token_issued_at BIGINT NOT NULL DEFAULT 0, "
+    "scopes TEXT, status TEXT NOT NULL DEFAULT 'active', last_error TEXT, "
+    "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+    "UNIQUE (owner, platform, ig_user_id))",
+    "CREATE INDEX accounts_app_user_id ON accounts (app_user_id)",
+    "CREATE TABLE oauth_states (state_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+    "login TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE TABLE oauth_pending (id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, "
+    "payload_enc TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 1700000000)",
+    "INSERT INTO oauth_states VALUES ('h1', 'alice', 'facebook', 1700000000, 4000000000)",
+    NULL,
+};
+
+static void test_migrate_v1(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a;
+    apr_array_header_t *list;
+    const char *enc;
+    int i;
+
+    for (i = 0; v1_fixture[i]; i++) {
+        raw_exec(&f->db, v1_fixture[i]);
+    }
+    /* a v1 row with a token sealed under v1's associated data */
+    enc = igraph_seal_str(f->pool, &g_key, "account:meta_ig:alice:111:access", "IGAAv1token");
+    assert_non_null(enc);
+    raw_exec(&f->db,
+             apr_psprintf(f->pool,
+                          "INSERT INTO accounts (login, ig_user_id, owner, username, "
+                          "access_token_enc, token_expires_at, token_issued_at, status, "
+                          "last_error, created_at, updated_at) VALUES ('instagram', '111', "
+                          "'alice', 'v1user', '%s', 1900000000, 1700000000, 'needs_reauth', "
+                          "'old error', 1700000000, 1700000001)",
+                          enc));
+
+    assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"), 2);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    /* rows preserved, new columns at their defaults */
+    assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    a = APR_ARRAY_IDX(list, 0, igraph_account_t *);
+    assert_string_equal(a->username, "v1user");
+    assert_string_equal(a->status, "needs_reauth");
+    assert_string_equal(a->last_error, "old error");
+    assert_int_equal(a->token_expires_at, 1900000000);
+    assert_int_equal(a->next_refresh_at, 0);
+    assert_int_equal(a->refresh_failures, 0);
+    assert_string_equal(tok_of(f, a, IGRAPH_TOKEN_ACCESS), "IGAAv1token");
+    assert_null(raw_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT claim_until FROM accounts"), 0);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 1);
+    assert_int_equal(raw_count(&f->db, f->pool,
+                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                               "AND name = 'accounts_due'"),
+                     1);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 0);
+
+    /* the v2 functions work on the migrated row; a second connection does not migrate again */
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "w1", 100, 200),
+                     APR_SUCCESS);
+    {
+        igraph_db_t db2;
+
+        db_open(f, &db2);
+        assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
+        assert_int_equal(raw_count(&db2, f->pool, "SELECT COUNT(*) FROM schema_migrations"), 2);
+        assert_int_equal(igraph_store_account_claim(&db2, f->pool, a->id, "w2", 150, 250),
+                         APR_EBUSY);
+        db_close(&db2);
+    }
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_lease(void **state)
+{
+    fixture_t *f = *state;
+    igraph_db_t db2;
+
+    db_open(f, &db2);
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1000, 60), APR_SUCCESS);
+    assert_int_equal(igraph_store_lease(&db2, f->pool, "refresh", "B", 1010, 60), APR_EBUSY);
+    /* other names are independent */
+    assert_int_equal(igraph_store_lease(&db2, f->pool, "other", "B", 1010, 60), APR_SUCCESS);
+    /* the holder renews */
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1020, 60), APR_SUCCESS);
+    assert_int_equal(
+        raw_count(&f->db, f->pool, "SELECT expires_at FROM leases WHERE name = 'refresh'"), 1080);
+    assert_int_equal(igraph_store_lease(&db2, f->pool, "refresh", "B", 1080, 60), APR_EBUSY);
+    /* expired: taken over */
+    assert_int_equal(igraph_store_lease(&db2, f->pool, "refresh", "B", 1081, 60), APR_SUCCESS);
+    assert_string_equal(raw_value(&f->db, f->pool,
+                                  "SELECT holder FROM leases WHERE name = "
+                                  "'refresh'"),
+                        "B");
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1082, 60), APR_EBUSY);
+    /* release only by the holder */
+    assert_int_equal(igraph_store_lease_release(&f->db, f->pool, "refresh", "A"), APR_SUCCESS);
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1083, 60), APR_EBUSY);
+    assert_int_equal(igraph_store_lease_release(&db2, f->pool, "refresh", "B"), APR_SUCCESS);
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1084, 60), APR_SUCCESS);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 2);
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", NULL, 1084, 60), APR_EINVAL);
+    assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1084, 0), APR_EINVAL);
+    db_close(&db2);
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_claim(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a = make_ig(f->pool, "alice", "111", 1700000000, 1900000000);
+    igraph_db_t db2;
+
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAx", NULL),
+                     APR_SUCCESS);
+    db_open(f, &db2);
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1000, 1100),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_claim(&db2, f->pool, a->id, "B", 1050, 1150), APR_EBUSY);
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1060, 1160),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_claim(&db2, f->pool, a->id, "B", 1160, 1260), APR_EBUSY);
+    /* expired claim: taken over */
+    assert_int_equal(igraph_store_account_claim(&db2, f->pool, a->id, "B", 1161, 1261),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1162, 1262),
+                     APR_EBUSY);
+    /* unclaim only by the holder */
+    assert_int_equal(igraph_store_account_unclaim(&f->db, f->pool, a->id, "A"), APR_SUCCESS);
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1163, 1263),
+                     APR_EBUSY);
+    assert_int_equal(igraph_store_account_unclaim(&db2, f->pool, a->id, "B"), APR_SUCCESS);
+    assert_null(raw_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1164, 1264),
+                     APR_SUCCESS);
+    /* missing account */
+    assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id + 100, "A", 1, 2),
+                     APR_EBUSY);
+    /* a claim does not show up as a change of the account */
+    assert_int_equal(stored(f, a->id)->updated_at, a->updated_at);
+    db_close(&db2);
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_accounts_due(void **state)
+{
+    fixture_t *f = *state;
+    const apr_int64_t now = igraph_now(), win = 30 * DAY;
+    igraph_account_t *a1 = make_ig(f->pool, "alice", "1", now - 40 * DAY, now + 10 * DAY);
+    igraph_account_t *a2 = make_ig(f->pool, "alice", "2", now - 10 * DAY, now + 40 * DAY);
+    igraph_account_t *a3 = make_ig(f->pool, "bob", "3", now - 10 * DAY, 0);
+    igraph_account_t *a4 = make_ig(f->pool, "bob", "4", now - 50 * DAY, now + 1 * DAY);
+    igraph_account_t *a5 = make_ig(f->pool, "carol", "5", now - 50 * DAY, now + 5 * DAY);
+    igraph_account_t *a6 = make_fb(f->pool, "carol", now - 70 * DAY, now - 10);
+    igraph_account_t *a7 = make_ig(f->pool, "dave", "7", now - 40 * DAY, now + win);
+    igraph_account_t *all[] = {a1, a2, a3, a4, a5, a6, a7};
+    apr_array_header_t *due;
+    size_t i;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        assert_int_equal(
+            igraph_store_account_upsert(&f->db, f->pool, &g_key, all[i], "IGAAt", NULL),
+            APR_SUCCESS);
+    }
+    assert_int_equal(
+        igraph_store_account_set_status(&f->db, f->pool, "bob", a4->id, "needs_reauth", "x"),
+        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a5->id, NULL,
+                                                         "transport: timeout", now + 3600),
+                     APR_SUCCESS);
+
+    /* soonest expiry first: a6 (expired), a1, a7 (exactly at the window edge) */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, win, 10, &due), APR_SUCCESS);
+    assert_int_equal(due->nelts, 3);
+    assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a6->id);
+    assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->id, a1->id);
+    assert_int_equal(APR_ARRAY_IDX(due, 2, igraph_account_t *)->id, a7->id);
+    /* every owner, full rows */
+    assert_string_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->owner, "carol");
+    assert_string_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->username, "ig_1");
+    assert_string_equal(tok_of(f, APR_ARRAY_IDX(due, 1, igraph_account_t *), IGRAPH_TOKEN_ACCESS),
+                        "IGAAt");
+
+    /* limit */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, win, 2, &due), APR_SUCCESS);
+    assert_int_equal(due->nelts, 2);
+    assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->id, a1->id);
+
+    /* after next_refresh_at, a5 is due again (and comes before a1) */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now + 3600, win, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 4);
+    assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->id, a5->id);
+    assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->refresh_failures, 1);
+    assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->next_refresh_at, now + 3600);
+
+    /* a smaller window */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, 0, 10, &due), APR_SUCCESS);
+    assert_int_equal(due->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a6->id);
+
+    /* a wider one takes a2 too; a3 (never expires) and a4 (needs_reauth) never */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now + 3600, 365 * DAY, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 5);
+    for (i = 0; i < (size_t)due->nelts; i++) {
+        apr_int64_t id = APR_ARRAY_IDX(due, i, igraph_account_t *)->id;
+        assert_true(id != a3->id && id != a4->id);
+    }
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, win, 0, &due), APR_EINVAL);
+
+    /* get_any reads any owner's account */
+    assert_string_equal(stored(f, a4->id)->owner, "bob");
+    {
+        igraph_account_t *none;
+        assert_int_equal(igraph_store_account_get_any(&f->db, f->pool, a7->id + 99, &none),
+                         APR_NOTFOUND);
+    }
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_tokens_update(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a = make_fb(f->pool, "alice", 1700000000, 1705000000);
+    igraph_account_t *got, upd;
+
+    assert_int_equal(
+        igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "EAAJpage1", "EAAJuser1"),
+        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, NULL,
+                                                         "server: HTTP 500", 1700000500),
+                     APR_SUCCESS);
+
+    /* older than what is stored: refused, nothing written */
+    upd = *stored(f, a->id);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, &upd, "EAAJold",
+                                                        "EAAJolduser", 1800000000, 1699999999),
+                     APR_EEXIST);
+    got = stored(f, a->id);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage1");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJuser1");
+    assert_int_equal(got->token_expires_at, 1705000000);
+    assert_int_equal(got->refresh_failures, 1);
+    assert_string_equal(got->last_error, "server: HTTP 500");
+
+    /* newer: stored; NULL user token keeps the stored one; NULL profile fields keep theirs */
+    upd.username = "renamed";
+    upd.name = NULL;
+    upd.picture_url = NULL;
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, &upd, "EAAJpage2",
+                                                        NULL, 1800000000, 1700000100),
+                     APR_SUCCESS);
+    got = stored(f, a->id);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage2");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJuser1");
+    assert_int_equal(got->token_expires_at, 1800000000);
+    assert_int_equal(got->token_issued_at, 1700000100);
+    assert_int_equal(got->refresh_failures, 0);
+    assert_int_equal(got->next_refresh_at, 0);
+    assert_null(got->last_error);
+    assert_string_equal(got->username, "renamed");
+    assert_string_equal(got->name, "Acme Bakery");
+    assert_string_equal(got->status, "active");
+
+    /* same issue time is not older: accepted (both tokens are current) */
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, got, NULL,
+                                                        "EAAJuser3", 1800000001, 1700000100),
+                     APR_SUCCESS);
+    got = stored(f, a->id);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage2");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJuser3");
+
+    /* a working token lifts needs_reauth, but never "disabled" */
+    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, "needs_reauth",
+                                                         "reauth: expired", 0),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, got, "EAAJpage4",
+                                                        NULL, 1800000002, 1700000200),
+                     APR_SUCCESS);
+    assert_string_equal(stored(f, a->id)->status, "active");
+    assert_int_equal(
+        igraph_store_account_set_status(&f->db, f->pool, "alice", a->id, "disabled", NULL),
+        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, got, "EAAJpage5",
+                                                        NULL, 1800000003, 1700000300),
+                     APR_SUCCESS);
+    assert_string_equal(stored(f, a->id)->status, "disabled");
+
+    /* gone */
+    upd.id = a->id + 99;
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, &upd, "EAAJx",
+                                                        NULL, 1, 1800000000),
+                     APR_NOTFOUND);
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_refresh_failed(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a = make_ig(f->pool, "alice", "111", 1700000000, 1705000000), *got;
+
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAx", NULL),
+                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_account_refresh_failed(&f->db, f->pool, a->id, NULL, "first", 1700000100),
+        APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_account_refresh_failed(&f->db, f->pool, a->id, NULL, "second", 1700000300),
+        APR_SUCCESS);
+    got = stored(f, a->id);
+    assert_int_equal(got->refresh_failures, 2);
+    assert_int_equal(got->next_refresh_at, 1700000300);
+    assert_string_equal(got->last_error, "second");
+    assert_string_equal(got->status, "active");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAx");
+
+    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, "needs_reauth",
+                                                         "reauth: gone", 0),
+                     APR_SUCCESS);
+    got = stored(f, a->id);
+    assert_int_equal(got->refresh_failures, 3);
+    assert_int_equal(got->next_refresh_at, 0);
+    assert_string_equal(got->status, "needs_reauth");
+
+    /* a new login resets the counters */
+    a = make_ig(f->pool, "alice", "111", 1700001000, 1706000000);
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAy", NULL),
+                     APR_SUCCESS);
+    got = stored(f, a->id);
+    assert_int_equal(got->refresh_failures, 0);
+    assert_int_equal(got->next_refresh_at, 0);
+    assert_string_equal(got->status, "active");
+
+    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id + 5, NULL, "x", 0),
+                     APR_NOTFOUND);
+    assert_int_equal(g_errors, 0);
+}
+
+/* ---- a tiny HTTP server in a thread (as in test_graph.c) ---------------------------------- */
+
+#define SRV_MAX 8
+
+typedef struct srv_t {
+    int lfd, port;
+    const char *resp[SRV_MAX]; /* one canned answer per connection, in order */
+    int nresp;
+    char *req[SRV_MAX]; /* what was received (malloc, then pool copies after srv_stop) */
+    int nreq;
+    pthread_t th;
+    apr_pool_t *pool;
+} srv_t;
+
+static char *srv_read_request(int fd)
+{
+    apr_size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    struct pollfd pfd;
+
+    for (;;) {
+        ssize_t n;
+
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, 5000) <= 0) {
+            break;
+        }
+        n = recv(fd, buf + len, cap - len - 1, 0);
+        if (n <= 0) {
+            break;
+        }
+        len += (apr_size_t)n;
+        buf[len] = '\0';
+        /* only GETs here: the header block ends the request */
+        if (strstr(buf, "\r\n\r\n") || len + 1 >= cap) {
+            break;
+        }
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static void *srv_main(void *baton)
+{
+    srv_t *s = baton;
+    struct pollfd pfd;
+    int i;
+
+    for (i = 0; i < s->nresp; i++) {
+        const char *r = s->resp[i];
+        apr_size_t off = 0, len = strlen(r);
+        int fd;
+
+        pfd.fd = s->lfd;
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, 5000) <= 0) {
+            break;
+        }
+        fd = accept(s->lfd, NULL, NULL);
+        if (fd < 0) {
+            break;
+        }
+        s->req[s->nreq++] = srv_read_request(fd);
+        while (off < len) {
+            ssize_t w = send(fd, r + off, len - off, MSG_NOSIGNAL);
+            if (w <= 0) {
+                break;
+            }
+            off += (apr_size_t)w;
+        }
+        shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void srv_listen(srv_t *s, apr_pool_t *p)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    int one = 1;
+
+    memset(s, 0, sizeof(*s));
+    s->pool = p;
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->lfd >= 0);
+    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(s->lfd, 8), 0);
+    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sa, &sl), 0);
+    s->port = ntohs(sa.sin_port);
+}
+
+static void srv_run(srv_t *s)
+{
+    assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+/* Joins the thread; the captured requests become pool strings. */
+static void srv_stop(srv_t *s)
+{
+    int i;
+
+    pthread_join(s->th, NULL);
+    close(s->lfd);
+    for (i = 0; i < s->nreq; i++) {
+        char *c = apr_pstrdup(s->pool, s->req[i]);
+
+        free(s->req[i]);
+        s->req[i] = c;
+    }
+}
+
+static const char *srv_url(const srv_t *s, const char *path)
+{
+    return apr_psprintf(s->pool, "http://127.0.0.1:%d%s", s->port, path);
+}
+
+static const char *http_resp(apr_pool_t *p, const char *status, const char *headers,
+                             const char *body)
+{
+    return apr_psprintf(p,
+                        "HTTP/1.1 %s\r\n%sContent-Type: application/json\r\nContent-Length: "
+                        "%" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n%s",
+                        status, headers ? headers : "", strlen(body), body);
+}
+
+static const char *req_line(const srv_t *s, int i)
+{
+    const char *r = s->req[i];
+
+    return apr_pstrmemdup(s->pool, r, strcspn(r, "\r\n"));
+}
+
+/* ---- igraph_refresh_account end to end ------------------------------------------------------ */
+
+static igraph_graph_t *local_graph(const srv_t *s, apr_pool_t *p)
+{
+    igraph_graph_t *g = apr_pcalloc(p, sizeof(*g));
+    const char *base = s ? srv_url(s, "") : "http://127.0.0.1:1";
+
+    g->fb_graph_base = base;
+    g->ig_api_base = base;
+    g->ig_graph_base = base;
+    g->version = "v26.0";
+    g->app_id = "1234567890123456";
+    g->app_secret = "fb-app-secret";
+    g->ig_app_id = "990602627938098";
+    g->ig_app_secret = "ig-app-secret";
+    g->fb_appsecret_proof = 1;
+    g->timeout_ms = 5000;
+    return g;
+}
+
+static void ctx_init(igraph_refresh_ctx_t *ctx, fixture_t *f, const igraph_graph_t *g)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->g = g;
+    ctx->db = &f->db;
+    ctx->key = &g_key;
+    ctx->now = igraph_now();
+    ctx->window = 30 * DAY;
+    ctx->retry_base = 60;
+    ctx->retry_cap = 6 * 3600;
+}
+
+static igraph_account_t *add_ig(fixture_t *f, apr_int64_t now, const char *token)
+{
+    igraph_account_t *a =
+        make_ig(f->pool, "alice", "17841400000000009", now - 40 * DAY, now + 5 * DAY);
+
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, token, NULL),
+                     APR_SUCCESS);
+    return stored(f, a->id);
+}
+
+static igraph_account_t *add_fb(fixture_t *f, apr_int64_t now, apr_int64_t issued)
+{
+    igraph_account_t *a = make_fb(f->pool, "alice", issued, now + 5 * DAY);
+
+    assert_int_equal(
+        igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "EAAJoldpage", "EAAJolduser"),
+        APR_SUCCESS);
+    return stored(f, a->id);
+}
+
+static void test_refresh_ig_success(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    const char *detail;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
+                          "{\"access_token\":\"IGAAnewtoken\",\"token_type\":\"bearer\","
+                          "\"expires_in\":5184000}");
+    s.nresp = 1;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    a = add_ig(f, ctx.now, "IGAAoldtoken");
+    /* earlier failures are forgotten on success */
+    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, NULL,
+                                                         "transport: timeout", ctx.now - 1),
+                     APR_SUCCESS);
+    a = stored(f, a->id);
+
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESHED);
+    srv_stop(&s);
+    assert_non_null(strstr(detail, "token refreshed"));
+    assert_int_equal(s.nreq, 1);
+    assert_string_equal(req_line(&s, 0), "GET /refresh_access_token?grant_type=ig_refresh_token"
+                                         "&access_token=IGAAoldtoken HTTP/1.1");
+
+    got = stored(f, a->id);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAnewtoken");
+    assert_null(tok_of(f, got, IGRAPH_TOKEN_USER));
+    assert_int_equal(got->token_expires_at, ctx.now + 5184000);
+    assert_int_equal(got->token_issued_at, ctx.now);
+    assert_int_equal(got->refresh_failures, 0);
+    assert_int_equal(got->next_refresh_at, 0);
+    assert_null(got->last_error);
+    assert_string_equal(got->status, "active");
+    assert_string_equal(got->username, a->username);
+    assert_non_null(strstr(logbuf, "IG0501:"));
+    assert_logs_clean();
+
+    /* now it is young and outside the window: nothing to do, no request */
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_NOT_DUE);
+    ctx.force = 1;
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_NOT_DUE);
+    assert_non_null(strstr(detail, "24 hours"));
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_refresh_ig_no_expires_in(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = http_resp(f->pool, "200 OK", NULL, "{\"access_token\":\"IGAAnew2\"}");
+    s.nresp = 1;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    a = add_ig(f, ctx.now, "IGAAold2");
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, NULL), IGRAPH_REFRESHED);
+    srv_stop(&s);
+    a = stored(f, a->id);
+    assert_int_equal(a->token_expires_at, ctx.now + 60 * DAY);
+}
+
+static void test_refresh_ig_reauth(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    apr_array_header_t *due;
+    const char *detail;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = http_resp(f->pool, "400 Bad Request", NULL,
+                          "{\"error\":{\"message\":\"Error validating access token: Session has "
+                          "expired.\",\"type\":\"OAuthException\",\"code\":190,"
+                          "\"error_subcode\":463,\"fbtrace_id\":\"Ab1\"}}");
+    s.nresp = 1;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    a = add_ig(f, ctx.now, "IGAAoldtoken");
+
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_REAUTH);
+    srv_stop(&s);
+    got = stored(f, a->id);
+    assert_string_equal(got->status, "needs_reauth");
+    assert_non_null(got->last_error);
+    assert_string_equal(detail, got->last_error);
+    assert_non_null(strstr(got->last_error, "reauth"));
+    assert_non_null(strstr(got->last_error, "Session has expired"));
+    assert_non_null(strstr(got->last_error, "(code 190/463)"));
+    assert_int_equal(got->next_refresh_at, 0);
+    assert_int_equal(got->refresh_failures, 1);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAoldtoken");
+    /* not retried: the due-query no longer offers it */
+    assert_int_equal(
+        igraph_store_accounts_due(&f->db, f->pool, ctx.now + 7 * DAY, ctx.window, 10, &due),
+        APR_SUCCESS);
+    assert_int_equal(due->nelts, 0);
+    assert_non_null(strstr(logbuf, "IG0502:"));
+    assert_logs_clean();
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_refresh_ig_server_error(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    apr_array_header_t *due;
+    const char *detail;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\n"
+                "Content-Length: 13\r\nConnection: close\r\n\r\n<h1>oops</h1>";
+    s.resp[1] = http_resp(f->pool, "429 Too Many Requests", "Retry-After: 7200\r\n",
+                          "{\"error\":{\"message\":\"limit\",\"code\":4}}");
+    s.nresp = 2;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    a = add_ig(f, ctx.now, "IGAAoldtoken");
+
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_RETRY);
+    got = stored(f, a->id);
+    assert_string_equal(got->status, "active");
+    assert_int_equal(got->refresh_failures, 1);
+    /* first retry: base 60 with jitter in [0.5, 1.5) */
+    assert_true(got->next_refresh_at >= ctx.now + 30);
+    assert_true(got->next_refresh_at < ctx.now + 90);
+    assert_non_null(strstr(got->last_error, "server"));
+    assert_non_null(strstr(got->last_error, "HTTP 500"));
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAoldtoken");
+    assert_int_equal(got->token_expires_at, a->token_expires_at);
+    assert_non_null(strstr(logbuf, "IG0504:"));
+    /* hidden from the due-query until then */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, ctx.now, ctx.window, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 0);
+    assert_int_equal(
+        igraph_store_accounts_due(&f->db, f->pool, got->next_refresh_at, ctx.window, 10, &due),
+        APR_SUCCESS);
+    assert_int_equal(due->nelts, 1);
+
+    /* second failure: a rate limit whose Retry-After is longer than the backoff wins */
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_RETRY);
+    srv_stop(&s);
+    got = stored(f, a->id);
+    assert_int_equal(got->refresh_failures, 2);
+    assert_int_equal(got->next_refresh_at, ctx.now + 7200);
+    assert_non_null(strstr(got->last_error, "rate_limit"));
+    assert_non_null(strstr(got->last_error, "(code 4/0)"));
+    assert_logs_clean();
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_refresh_ig_transport(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    const char *detail;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    igraph_graph_t *g;
+
+    /* bound but not listening: connection refused */
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    port = ntohs(sa.sin_port);
+    g = local_graph(NULL, f->pool);
+    g->ig_graph_base = apr_psprintf(f->pool, "http://127.0.0.1:%d", port);
+    ctx_init(&ctx, f, g);
+    a = add_ig(f, ctx.now, "IGAAoldtoken");
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_RETRY);
+    close(fd);
+    got = stored(f, a->id);
+    assert_non_null(strstr(got->last_error, "transport"));
+    assert_null(strstr(got->last_error, "(code"));
+    assert_true(got->next_refresh_at > ctx.now);
+    assert_logs_clean();
+}
+
+static const char *pages_body(apr_pool_t *p, const char *next, const char *entries)
+{
+    return next ? apr_psprintf(p, "{\"data\":[%s],\"paging\":{\"next\":\"%s\"}}", entries, next)
+                : apr_psprintf(p, "{\"data\":[%s]}", entries);
+}
+
+#define OTHER_PAGE                                                                                 \
+    "{\"id\":\"108000000000002\",\"name\":\"Side Project\",\"access_token\":\"EAAJother\","        \
+    "\"tasks\":[\"ANALYZE\"]}"
+
+static void test_refresh_fb_success(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    const char *detail;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
+                          "{\"access_token\":\"EAAJnewuser\",\"token_type\":\"bearer\","
+                          "\"expires_in\":5183944}");
+    /* the Page is on the second page of /me/accounts */
+    s.resp[1] = http_resp(
+        f->pool, "200 OK", NULL,
+        pages_body(f->pool, srv_url(&s, "/v26.0/10100000000000/accounts?after=c1"), OTHER_PAGE));
+    s.resp[2] = http_resp(
+        f->pool, "200 OK", NULL,
+        pages_body(f->pool, NULL,
+                   "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
+                   "\"access_token\":\"EAAJnewpage\",\"tasks\":[\"MANAGE\",\"CREATE_CONTENT\"],"
+                   "\"instagram_business_account\":{\"id\":\"17841400000000001\","
+                   "\"username\":\"acme.bakery.new\"}}"));
+    s.nresp = 3;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    a = add_fb(f, ctx.now, ctx.now - 3600); /* young: no 24 h rule on Facebook */
+
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESHED);
+    srv_stop(&s);
+    assert_int_equal(s.nreq, 3);
+    assert_non_null(strstr(req_line(&s, 0), "GET /v26.0/oauth/access_token?grant_type="
+                                            "fb_exchange_token&client_id=1234567890123456"
+                                            "&client_secret=fb-app-secret"
+                                            "&fb_exchange_token=EAAJolduser HTTP/1.1"));
+    assert_non_null(strstr(req_line(&s, 1), "GET /v26.0/me/accounts?fields="));
+    /* the new user token lists the Pages */
+    assert_non_null(strstr(s.req[1], "\r\nAuthorization: Bearer EAAJnewuser\r\n"));
+    assert_non_null(strstr(req_line(&s, 2), "GET /v26.0/10100000000000/accounts?after=c1"));
+
+    got = stored(f, a->id);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJnewpage");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJnewuser");
+    assert_int_equal(got->token_expires_at, ctx.now + 5183944);
+    assert_int_equal(got->token_issued_at, ctx.now);
+    assert_string_equal(got->username, "acme.bakery.new");
+    assert_string_equal(got->name, "Acme Bakery");
+    assert_string_equal(got->page_name, "Acme Bakery Page");
+    assert_string_equal(got->status, "active");
+    assert_logs_clean();
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_refresh_fb_page_missing(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    const char *detail;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
+                          "{\"access_token\":\"EAAJnewuser\",\"expires_in\":5183944}");
+    s.resp[1] = http_resp(f->pool, "200 OK", NULL, pages_body(f->pool, NULL, OTHER_PAGE));
+    /* second run: the Page is there but no longer linked to the Instagram account */
+    s.resp[2] = s.resp[0];
+    s.resp[3] = http_resp(f->pool, "200 OK", NULL,
+                          pages_body(f->pool, NULL,
+                                     "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
+                                     "\"access_token\":\"EAAJnewpage\",\"tasks\":[\"MANAGE\"]}"));
+    s.nresp = 4;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    a = add_fb(f, ctx.now, ctx.now - 40 * DAY);
+
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_REAUTH);
+    got = stored(f, a->id);
+    assert_string_equal(got->status, "needs_reauth");
+    assert_string_equal(got->last_error,
+                        "the Facebook Page Acme Bakery Page is no longer accessible with this "
+                        "login");
+    assert_int_equal(got->next_refresh_at, 0);
+    /* nothing stored */
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJoldpage");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJolduser");
+    assert_int_equal(got->token_expires_at, a->token_expires_at);
+
+    ctx.force = 1;
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_REAUTH);
+    srv_stop(&s);
+    got = stored(f, a->id);
+    assert_string_equal(got->last_error,
+                        "the Page Acme Bakery Page is no longer linked to @acme.bakery");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJoldpage");
+    assert_logs_clean();
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_refresh_fb_stale(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    const char *detail;
+    srv_t s;
+
+    srv_listen(&s, f->pool);
+    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
+                          "{\"access_token\":\"EAAJnewuser\",\"expires_in\":5183944}");
+    s.resp[1] =
+        http_resp(f->pool, "200 OK", NULL,
+                  pages_body(f->pool, NULL,
+                             "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
+                             "\"access_token\":\"EAAJnewpage\",\"instagram_business_account\":"
+                             "{\"id\":\"17841400000000001\"}}"));
+    s.nresp = 2;
+    srv_run(&s);
+    ctx_init(&ctx, f, local_graph(&s, f->pool));
+    /* the user reconnected after this tick started: a newer token is stored */
+    a = add_fb(f, ctx.now, ctx.now + 30);
+
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_STALE);
+    srv_stop(&s);
+    got = stored(f, a->id);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJoldpage");
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJolduser");
+    assert_int_equal(got->token_issued_at, ctx.now + 30);
+    assert_logs_clean();
+    assert_int_equal(g_errors, 0);
+}
+
+/* Cases decided without any request (the Graph base points at a closed port). */
+static void test_refresh_offline(void **state)
+{
+    fixture_t *f = *state;
+    igraph_refresh_ctx_t ctx;
+    igraph_account_t *a, *got;
+    const char *detail;
+
+    ctx_init(&ctx, f, local_graph(NULL, f->pool));
+
+    /* expired: reconnect needed, with the date */
+    a = make_ig(f->pool, "alice", "1", ctx.now - 70 * DAY, 1800000000);
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAa", NULL),
+                     APR_SUCCESS);
+    ctx.now = 1800000000 + 5;
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
+                     IGRAPH_REFRESH_REAUTH);
+    got = stored(f, a->id);
+    assert_string_equal(got->status, "needs_reauth");
+    assert_string_equal(got->last_error,
+                        "token expired on 2027-01-15T08:00:00Z; reconnect the account");
+    assert_string_equal(detail, got->last_error);
+    ctx.now = igraph_now();
+
+    /* too young (Instagram): nothing recorded */
+    a = make_ig(f->pool, "alice", "2", ctx.now - 3600, ctx.now + 2 * DAY);
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAb", NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
+                     IGRAPH_REFRESH_NOT_DUE);
+    got = stored(f, a->id);
+    assert_int_equal(got->refresh_failures, 0);
+    assert_int_equal(got->next_refresh_at, 0);
+    assert_null(got->last_error);
+
+    /* outside the window / never expires */
+    a = make_ig(f->pool, "alice", "3", ctx.now - 3 * DAY, ctx.now + 50 * DAY);
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_NOT_DUE);
+    a->token_expires_at = 0;
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_NOT_DUE);
+
+    /* Facebook without a user token */
+    a = make_fb(f->pool, "bob", ctx.now - 40 * DAY, ctx.now + 5 * DAY);
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "EAAJp", NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
+                     IGRAPH_REFRESH_REAUTH);
+    got = stored(f, a->id);
+    assert_string_equal(got->status, "needs_reauth");
+    assert_non_null(strstr(got->last_error, "no user token stored"));
+
+    /* a token sealed under another key (key file replaced) */
+    a = make_ig(f->pool, "carol", "4", ctx.now - 40 * DAY, ctx.now + 5 * DAY);
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_other_key, a, "IGAAc", NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
+                     IGRAPH_REFRESH_REAUTH);
+    got = stored(f, a->id);
+    assert_string_equal(got->status, "needs_reauth");
+    assert_non_null(strstr(got->last_error, "stored token unreadable"));
+    assert_int_equal(got->next_refresh_at, 0);
+
+    assert_logs_clean();
+    assert_int_equal(g_errors, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_is_fatal),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_due, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_update, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_no_expires_in, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_reauth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_server_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_transport, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_fb_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_fb_page_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_fb_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_offline, setup, teardown),
+    };
+    int failed;
+
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&g_pool, NULL) != APR_SUCCESS ||
+        apr_dbd_init(g_pool) != APR_SUCCESS ||
+        apr_dbd_get_driver(g_pool, "sqlite3", &g_driver) != APR_SUCCESS) {
+        fprintf(stderr, "cannot load the apr_dbd sqlite3 driver\n");
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_DEBUG);
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    apr_pool_destroy(g_pool);
+    apr_terminate();
+    return failed;
+}
