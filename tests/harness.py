@@ -1,0 +1,416 @@
+"""Test harness for mod_igraph: the fake Meta server and a real httpd with the built module.
+
+Used by the pytest suite (see conftest.py) and by run_dev.py (`make -f Makefile.apxs run`).
+
+    fake = FakeMeta().start()
+    httpd = Httpd(meta=fake).start()
+    s = requests.Session()
+    loc = s.get(httpd.url("/ig/oauth/start?login=facebook"), allow_redirects=False).headers["Location"]
+    cb = follow_dialog(loc)                       # the fake's consent, non-interactively
+    r = s.get(cb, allow_redirects=False)          # back to the module's callback
+    httpd.stop(); fake.stop()
+"""
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
+MODULE = REPO / "mod_igraph" / ".libs" / "mod_igraph.so"
+TEMPLATE = REPO / "conf" / "igraph-dev.conf.in"
+APACHE = "/usr/sbin/apache2"
+PY = "/usr/bin/python3"
+
+APP_ID = "1000000000000001"
+APP_SECRET = "sandbox-app-secret"
+IG_APP_ID = "2000000000000002"
+IG_APP_SECRET = "sandbox-ig-secret"
+ENDPOINT_HOSTS = {
+    "facebook-dialog": "www.facebook.com",
+    "facebook-graph": "graph.facebook.com",
+    "instagram-authorize": "www.instagram.com",
+    "instagram-api": "api.instagram.com",
+    "instagram-graph": "graph.instagram.com",
+}
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+BAD_LOG = re.compile(r"\[(?:[\w_]+:)?(error|crit|alert|emerg)\]|Segmentation fault|AH00052")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def _www_data():
+    try:
+        pw = pwd.getpwnam("www-data")
+        return pw.pw_uid, pw.pw_gid
+    except KeyError:
+        return None
+
+
+def make_root(prefix="igraph-"):
+    """A fresh run directory reachable by www-data (pytest's tmp_path is 0700)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(root, 0o755)
+    for sub in ("run", "logs", "var", "htdocs"):
+        (root / sub).mkdir(exist_ok=True)
+    (root / "htdocs" / "static.txt").write_text("hello from a static file\n")
+    chown_tree(root / "var")
+    chown_tree(root / "logs")
+    return root
+
+
+def chown_tree(path):
+    ids = _www_data()
+    if ids is None or os.geteuid() != 0:
+        return
+    for p in [path, *Path(path).rglob("*")]:
+        os.chown(p, *ids)
+
+
+class FakeMeta:
+    """The fake Meta server (tests/fakemeta) as a subprocess."""
+
+    def __init__(self, port=0, sandbox=False):
+        self.port = port
+        self.sandbox = sandbox
+        self.proc = None
+        self.base_url = None
+
+    def start(self):
+        d = Path(tempfile.mkdtemp(prefix="fakemeta-", dir="/tmp"))
+        portfile = d / "port"
+        cmd = [PY, "-m", "fakemeta", "--port", str(self.port), "--portfile", str(portfile)]
+        if self.sandbox:
+            cmd.append("--sandbox")
+        self.log_path = d / "fakemeta.log"
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=str(TESTS), stdout=self._log, stderr=subprocess.STDOUT)
+        end = time.time() + 10
+        while time.time() < end:
+            if portfile.exists() and portfile.read_text().strip():
+                self.port = int(portfile.read_text().strip())
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("fakemeta exited: " + self.log_path.read_text())
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("fakemeta did not start")
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def endpoint(self, name):
+        return f"{self.base_url}/{ENDPOINT_HOSTS[name]}"
+
+    def control(self, path, payload=None, method=None):
+        url = f"{self.base_url}/_control/{path.lstrip('/')}"
+        method = method or ("POST" if payload is not None else "GET")
+        r = requests.request(method, url, json=payload, timeout=10)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def reset(self):
+        return self.control("reset", {})
+
+    def requests_log(self):
+        return self.control("requests")
+
+    def clear_requests(self):
+        return self.control("requests", method="DELETE")
+
+    def state(self):
+        return self.control("state")
+
+    def tokens(self):
+        return [t["token"] for t in self.state().get("tokens", [])]
+
+
+class Httpd:
+    """A real httpd (/usr/sbin/apache2 -DFOREGROUND) with the built module."""
+
+    def __init__(self, meta=None, port=None, mpm="event", credentials=True, instagram=True,
+                 dbd=True, require_user=False, extra="", location_extra="", env=None,
+                 graph_version="v26.0", root=None, faketime=False, directives=""):
+        self.meta = meta
+        self.port = port or free_port()
+        self.mpm = mpm
+        self.credentials = credentials
+        self.instagram = instagram
+        self.dbd = dbd
+        self.require_user = require_user
+        self.extra = extra
+        self.location_extra = location_extra
+        self.directives = directives
+        self.env = dict(env or {})
+        self.graph_version = graph_version
+        self.root = Path(root) if root else make_root()
+        self.proc = None
+        self.faketime_file = None
+        if faketime:
+            self.faketime_file = self.root / "run" / "faketime"
+            self.set_time_offset(0)
+        self.write_conf()
+
+    # ---- configuration ------------------------------------------------------------------
+    def meta_block(self):
+        lines = []
+        if self.credentials:
+            lines += [f"IGraphAppID {APP_ID}", f"IGraphAppSecret {APP_SECRET}"]
+            if self.instagram:
+                lines += [f"IGraphInstagramAppID {IG_APP_ID}",
+                          f"IGraphInstagramAppSecret {IG_APP_SECRET}"]
+            lines.append(f"IGraphRedirectURL {self.redirect_url}")
+        if self.meta:
+            for name in ENDPOINT_HOSTS:
+                lines.append(f"IGraphEndpoint {name} {self.meta.endpoint(name)}")
+        lines.append(f"IGraphGraphVersion {self.graph_version}")
+        if self.directives:
+            lines.append(self.directives)
+        return "\n".join(lines)
+
+    @property
+    def redirect_url(self):
+        return f"http://127.0.0.1:{self.port}/ig/oauth/callback"
+
+    @property
+    def db_path(self):
+        return self.root / "var" / "igraph.db"
+
+    @property
+    def conf_path(self):
+        return self.root / "httpd.conf"
+
+    @property
+    def error_log_path(self):
+        return self.root / "logs" / "error.log"
+
+    def write_conf(self):
+        dbd = ""
+        if self.dbd:
+            dbd = (f'DBDriver sqlite3\nDBDParams "{self.db_path}"\n'
+                   'DBDInitSQL "PRAGMA busy_timeout=5000"')
+        loc = []
+        if self.require_user:
+            htpasswd = self.root / "htpasswd"
+            if not htpasswd.exists():
+                subprocess.run(["htpasswd", "-cbB", str(htpasswd), "alice", "alice-pw"],
+                               check=True, capture_output=True)
+                subprocess.run(["htpasswd", "-bB", str(htpasswd), "bob", "bob-pw"],
+                               check=True, capture_output=True)
+                os.chmod(htpasswd, 0o644)
+            loc += ["    IGraphRequireUser On", "    AuthType Basic",
+                    '    AuthName "mod_igraph test"', f'    AuthUserFile "{htpasswd}"',
+                    "    Require valid-user"]
+        else:
+            loc += ["    IGraphRequireUser Off"]
+        if self.location_extra:
+            loc.append(self.location_extra)
+        text = TEMPLATE.read_text()
+        subst = {
+            "@ROOT@": str(self.root), "@PORT@": str(self.port), "@MODULE@": str(MODULE),
+            "@MPM@": self.mpm, "@SESSION_SECRET@": secrets.token_hex(16),
+            "@ASSETS@": str(REPO / "htdocs"), "@DBD@": dbd, "@META@": self.meta_block(),
+            "@LOCATION@": "\n".join(loc), "@EXTRA@": self.extra,
+        }
+        # keep the session secret stable across rewrites so cookies survive a graceful restart
+        if self.conf_path.exists():
+            m = re.search(r'SessionCryptoPassphrase "([0-9a-f]+)"', self.conf_path.read_text())
+            if m:
+                subst["@SESSION_SECRET@"] = m.group(1)
+        for k, v in subst.items():
+            text = text.replace(k, v)
+        if self.require_user:
+            text = text.replace("    Require local\n", "")
+        self.conf_path.write_text(text)
+
+    # ---- time (libfaketime) -------------------------------------------------------------
+    def set_time_offset(self, seconds):
+        """Moves httpd's clock (needs faketime=True); takes effect at once (FAKETIME_NO_CACHE)."""
+        assert self.faketime_file is not None, "Httpd(faketime=True) needed"
+        self.faketime_file.write_text(f"{int(seconds):+d}\n")
+        os.chmod(self.faketime_file, 0o644)
+
+    def _env(self):
+        env = {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}
+        if self.faketime_file is not None:
+            env.update({"LD_PRELOAD": FAKETIME_LIB,
+                        "FAKETIME_TIMESTAMP_FILE": str(self.faketime_file),
+                        "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_RESET": "1"})
+        env.update(self.env)
+        return env
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def configtest(self):
+        p = subprocess.run([APACHE, "-t", "-f", str(self.conf_path)], env=self._env(),
+                           capture_output=True, text=True)
+        return p.returncode, p.stdout + p.stderr
+
+    def start(self, timeout=10):
+        self._generation = self.error_log_text().count("resuming normal operations")
+        self._out = open(self.root / "logs" / "stdout.log", "a")
+        self.proc = subprocess.Popen([APACHE, "-f", str(self.conf_path), "-DFOREGROUND"],
+                                     env=self._env(), stdout=self._out, stderr=subprocess.STDOUT)
+        if not wait_port(self.port, timeout):
+            self.proc.kill()
+            raise RuntimeError("httpd did not start:\n" + self.error_log_text()[-3000:] +
+                               (self.root / "logs" / "stdout.log").read_text()[-2000:])
+        self._wait_generation(self._generation + 1, timeout)
+        return self
+
+    def _wait_generation(self, n, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.error_log_text().count("resuming normal operations") >= n:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("httpd generation %d not reached:\n%s" % (n, self.error_log_text()[-3000:]))
+
+    def graceful(self, timeout=15):
+        n = self.error_log_text().count("resuming normal operations")
+        self.proc.send_signal(signal.SIGUSR1)
+        self._wait_generation(n + 1, timeout)
+        # the new generation's children take over the listener
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if requests.get(self.url("/ig/api/accounts"), timeout=2).status_code:
+                    return
+            except requests.RequestException:
+                time.sleep(0.05)
+
+    def stop(self, timeout=15):
+        if not self.proc:
+            return
+        t0 = time.time()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("httpd did not stop within %ss" % timeout)
+        self.proc = None
+        self.stop_seconds = time.time() - t0
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def session(self, user=None):
+        s = requests.Session()
+        if user:
+            s.auth = (user, f"{user}-pw")
+        return s
+
+    # ---- inspection ---------------------------------------------------------------------
+    def error_log_text(self):
+        try:
+            return self.error_log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def check_log(self, allowed=()):
+        bad = []
+        for line in self.error_log_text().splitlines():
+            if BAD_LOG.search(line) and not any(re.search(a, line) for a in allowed):
+                bad.append(line)
+        if bad:
+            raise AssertionError("unexpected error-log lines:\n" + "\n".join(bad[:20]))
+
+    def sql(self, query, args=()):
+        con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def sql_write(self, query, args=()):
+        con = sqlite3.connect(str(self.db_path), timeout=10)
+        try:
+            con.execute(query, args)
+            con.commit()
+        finally:
+            con.close()
+
+    def db_bytes(self):
+        data = b""
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.db_path) + suffix)
+            if p.exists():
+                data += p.read_bytes()
+        return data
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def follow_dialog(location, action="allow", session=None):
+    """Drives the fake's consent page for a Location from /ig/oauth/start, like a user clicking
+    Allow or Deny, and returns the redirect back to the module (not followed)."""
+    s = session or requests.Session()
+    r = s.get(location, allow_redirects=False, timeout=10)
+    if r.status_code in (301, 302, 303):
+        return r.headers["Location"]
+    assert r.status_code == 200, (r.status_code, r.text[:500])
+    form = _parse_form(r.text)
+    form["action"] = action
+    target = urllib.parse.urljoin(location, form.pop("__action__", "") or location)
+    r = s.post(target, data=form, allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 303), (r.status_code, r.text[:500])
+    return r.headers["Location"]
+
+
+def _parse_form(html):
+    m = re.search(r'<form[^>]*action="([^"]*)"', html)
+    fields = {"__action__": m.group(1).replace("&amp;", "&") if m else ""}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and 'type="checkbox"' not in tag:
+            fields[name.group(1)] = _unescape(value.group(1)) if value else ""
+    return fields
+
+
+def _unescape(s):
+    return (s.replace("&quot;", '"').replace("&#39;", "'").replace("&lt;", "<")
+            .replace("&gt;", ">").replace("&amp;", "&"))
+
+
+def csrf_of(html):
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    return m.group(1) if m else None

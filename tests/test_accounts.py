@@ -1,0 +1,147 @@
+"""Accounts page and API: owner isolation, disable/enable/remove, CSRF, answers and headers."""
+import re
+
+import pytest
+
+from flows import accounts, connect
+from harness import csrf_of
+
+ONE = {"name": "Ada", "pages": [{"name": "Acme Bakery", "ig_username": "acme.bakery"}]}
+
+
+@pytest.fixture
+def authed(make_httpd, fake):
+    return make_httpd(require_user=True)
+
+
+def test_owner_isolation(authed, fake):
+    fake.control("fb_user", ONE)
+    alice, bob = authed.session("alice"), authed.session("bob")
+    assert connect(authed, alice).status_code == 302
+    [a] = accounts(authed, alice)
+    assert accounts(authed, bob) == []
+    aid = a["id"]
+    for method, path in [("GET", f"/ig/api/accounts/{aid}"),
+                         ("POST", f"/ig/api/accounts/{aid}/disable"),
+                         ("POST", f"/ig/api/accounts/{aid}/enable"),
+                         ("DELETE", f"/ig/api/accounts/{aid}")]:
+        r = bob.request(method, authed.url(path))
+        assert r.status_code == 404, (method, path, r.text)
+        assert r.json() == {"ok": False, "error": "not_found", "message": "no such account"}
+    assert "acme.bakery" not in bob.get(authed.url("/ig/accounts")).text
+    # bob's form posts cannot touch it either
+    page = bob.get(authed.url("/ig/accounts"))
+    r = bob.post(authed.url(f"/ig/accounts/{aid}/remove"), data={"csrf": csrf_of(page.text)},
+                 allow_redirects=False)
+    assert r.status_code == 404
+    assert accounts(authed, alice)[0]["status"] == "active"
+    # the same IG account connected by bob is bob's own row
+    assert connect(authed, bob).status_code == 302
+    assert len(accounts(authed, bob)) == 1
+    assert authed.sql("SELECT COUNT(*) FROM accounts")[0][0] == 2
+
+
+def test_anonymous_is_refused_when_a_user_is_required(authed):
+    r = authed.session().get(authed.url("/ig/api/accounts"))
+    assert r.status_code == 401
+
+
+def test_api_disable_enable_delete(httpd, fake):
+    fake.control("fb_user", ONE)
+    s = httpd.session()
+    connect(httpd, s)
+    [a] = accounts(httpd, s)
+    r = s.post(httpd.url(f"/ig/api/accounts/{a['id']}/disable"))
+    assert r.status_code == 200 and r.json()["account"]["status"] == "disabled"
+    assert r.json()["account"]["can_publish"] is False
+    r = s.post(httpd.url(f"/ig/api/accounts/{a['id']}/enable"))
+    assert r.status_code == 200 and r.json()["account"]["status"] == "active"
+    r = s.delete(httpd.url(f"/ig/api/accounts/{a['id']}"))
+    assert r.status_code == 200 and r.json() == {"ok": True, "deleted": a["id"]}
+    assert accounts(httpd, s) == []
+    r = s.delete(httpd.url(f"/ig/api/accounts/{a['id']}"))
+    assert r.status_code == 404
+
+
+def test_api_refuses_cross_site_requests(httpd, fake):
+    fake.control("fb_user", ONE)
+    s = httpd.session()
+    connect(httpd, s)
+    [a] = accounts(httpd, s)
+    r = s.post(httpd.url(f"/ig/api/accounts/{a['id']}/disable"),
+               headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert r.status_code == 403 and r.json()["error"] == "cross_site_refused"
+    assert accounts(httpd, s)[0]["status"] == "active"
+
+
+def test_api_errors_are_json(httpd):
+    s = httpd.session()
+    for method, path, status, code in [
+        ("GET", "/ig/api/nope", 404, "not_found"),
+        ("GET", "/ig/api/accounts/abc", 404, "not_found"),
+        ("GET", "/ig/api/accounts/..%2f..%2fetc", 404, None),
+        ("POST", "/ig/api/accounts", 405, "method_not_allowed"),
+        ("PUT", "/ig/api/accounts/1", 405, "method_not_allowed"),
+        ("POST", "/ig/api/accounts/1/explode", 404, "not_found"),
+        ("GET", "/ig/api/accounts/99999", 404, "not_found"),
+    ]:
+        r = s.request(method, httpd.url(path))
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        if code:
+            body = r.json()
+            assert body["ok"] is False and body["error"] == code and body["message"]
+
+
+def test_page_forms_need_csrf(httpd, fake):
+    fake.control("fb_user", ONE)
+    s = httpd.session()
+    connect(httpd, s)
+    [a] = accounts(httpd, s)
+    page = s.get(httpd.url("/ig/accounts"))
+    token = csrf_of(page.text)
+    assert token
+    r = s.post(httpd.url(f"/ig/accounts/{a['id']}/disable"), data={"csrf": "nope"},
+               allow_redirects=False)
+    assert r.status_code == 403
+    assert accounts(httpd, s)[0]["status"] == "active"
+    r = s.post(httpd.url(f"/ig/accounts/{a['id']}/disable"), data={"csrf": token},
+               allow_redirects=False)
+    assert r.status_code == 303
+    assert accounts(httpd, s)[0]["status"] == "disabled"
+    page = s.get(httpd.url("/ig/accounts"))
+    assert "Disabled" in page.text and 'data-action="enable"' in page.text
+    r = s.post(httpd.url(f"/ig/accounts/{a['id']}/remove"), data={"csrf": token},
+               allow_redirects=False)
+    assert r.status_code == 303
+    assert accounts(httpd, s) == []
+
+
+def test_page_headers_and_escaping(httpd, fake):
+    fake.control("fb_user", {"name": "X", "pages": [
+        {"name": "<script>alert(1)</script>", "ig_username": "evil.page"}]})
+    s = httpd.session()
+    connect(httpd, s)
+    page = s.get(httpd.url("/ig/accounts"))
+    assert page.status_code == 200
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "no-store" in page.headers["Cache-Control"]
+    assert "<script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    cookie = page.headers.get("Set-Cookie", "")
+    if cookie:
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    css = s.get(httpd.url("/ig/assets/igraph.css"))
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    assert s.get(httpd.url("/ig/assets/..%2fREADME.md")).status_code == 404
+    assert s.get(httpd.url("/ig/assets/nothing.css")).status_code == 404
+
+
+def test_index_and_head(httpd):
+    s = httpd.session()
+    assert s.get(httpd.url("/ig/")).status_code == 200
+    assert s.get(httpd.url("/ig")).status_code == 200
+    assert s.head(httpd.url("/ig/accounts")).status_code == 200
+    assert s.get(httpd.url("/ig/nothing-here")).status_code == 404

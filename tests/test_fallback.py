@@ -1,0 +1,78 @@
+"""Safe fallback: no credentials, no database, restarts. Apache keeps serving; routes explain."""
+import pytest
+import requests
+
+NO_DBD = [r"IG001[012]: storage unavailable", r"AH0063[0-9]", r"AH00629", r"AH02655",
+          r"No DBDriver", r"DBD"]
+
+
+def test_without_credentials_everything_explains(make_httpd):
+    h = make_httpd(credentials=False)
+    s = h.session()
+    page = s.get(h.url("/ig/accounts"))
+    assert page.status_code == 200
+    assert "IGraphAppID" in page.text and "not configured" in page.text.lower()
+    r = s.get(h.url("/ig/oauth/start?login=facebook"), allow_redirects=False)
+    assert r.status_code == 503 and "meta_not_configured" in r.text
+    r = s.get(h.url("/ig/oauth/start?login=facebook"), headers={"Accept": "application/json"},
+              allow_redirects=False)
+    assert r.status_code == 503 and r.json()["error"] == "meta_not_configured"
+    r = s.post(h.url("/ig/reels/publish"), json={"video_url": "https://x.example/v.mp4",
+                                                 "caption": "hi"})
+    assert r.status_code == 400
+    assert r.json()["ok"] is False and r.json()["error"] == "meta_ig_not_connected"
+    log = h.error_log_text()
+    assert log.count("IG0001") == 1, "exactly one clear warning"
+    # the rest of Apache still serves
+    assert requests.get(h.url("/static.txt")).status_code == 200
+
+
+def test_publish_without_connected_account(httpd):
+    r = httpd.session().post(httpd.url("/ig/reels/publish"),
+                             json={"video_url": "https://x.example/v.mp4", "caption": "hi"})
+    assert r.status_code == 400 and r.json()["error"] == "meta_ig_not_connected"
+
+
+def test_without_database_routes_answer_503(make_httpd):
+    h = make_httpd(dbd=False, allowed=NO_DBD)
+    s = h.session()
+    r = s.get(h.url("/ig/api/accounts"))
+    assert r.status_code == 503 and r.json()["error"] == "storage_unavailable"
+    page = s.get(h.url("/ig/accounts"))
+    assert page.status_code == 503 and "storage_unavailable" in page.text
+    r = s.get(h.url("/ig/oauth/start?login=facebook"), allow_redirects=False)
+    assert r.status_code == 503 and "storage_unavailable" in r.text
+    r = s.post(h.url("/ig/reels/publish"), json={"video_url": "https://x.example/v.mp4"})
+    assert r.status_code == 503 and r.json()["error"] == "storage_unavailable"
+    assert requests.get(h.url("/static.txt")).status_code == 200
+
+
+def test_unwritable_database_answers_503(make_httpd):
+    h = make_httpd(start=False, allowed=NO_DBD + [r"readonly", r"IG03\d\d", r"unable to open"])
+    h.db_path.parent.chmod(0o555)
+    import os
+    os.chown(h.db_path.parent, 0, 0)
+    try:
+        h.start()
+        r = h.session().get(h.url("/ig/api/accounts"))
+        assert r.status_code == 503 and r.json()["error"] == "storage_unavailable"
+    finally:
+        h.db_path.parent.chmod(0o755)
+
+
+def test_graceful_restart_while_idle(httpd, fake):
+    s = httpd.session()
+    assert s.get(httpd.url("/ig/api/accounts")).status_code == 200
+    for _ in range(2):
+        httpd.graceful()
+        assert s.get(httpd.url("/ig/api/accounts")).status_code == 200
+    httpd.stop()
+    assert httpd.stop_seconds < 10
+
+
+def test_sqlite_file_is_owned_by_the_apache_user(httpd):
+    import pwd
+    httpd.session().get(httpd.url("/ig/api/accounts"))
+    uid = pwd.getpwnam("www-data").pw_uid
+    assert httpd.db_path.stat().st_uid == uid
+    assert httpd.db_path.parent.stat().st_uid == uid
