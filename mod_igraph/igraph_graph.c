@@ -4,8 +4,10 @@
  * Graph call built on igraph_graph_call() (perform, classify, parse JSON). Nothing here logs a
  * token, a secret, an authorization code or a URL with its query string.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "igraph_crypto.h"
@@ -948,4 +950,245 @@ apr_status_t igraph_ig_me(const igraph_graph_t *g, apr_pool_t *p, const char *to
         return igraph_graph_unexpected(p, err, "ig me", "user_id");
     }
     return APR_SUCCESS;
+}
+
+/* ---- content publishing ---------------------------------------------------------------------- */
+
+/* Host and proof for a publishing call: Facebook Login accounts use graph.facebook.com with
+ * appsecret_proof, Instagram Login accounts graph.instagram.com without. NULL for anything else. */
+static const char *igraph_graph_pub_base(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+                                         const char *token, const char **proof)
+{
+    *proof = NULL;
+    if (login && !strcmp(login, "facebook")) {
+        *proof = igraph_graph_proof(g, p, token);
+        return g->fb_graph_base;
+    }
+    if (login && !strcmp(login, "instagram")) {
+        return g->ig_graph_base;
+    }
+    return NULL;
+}
+
+/* {base}/{v}/{id}[/{edge}] for decimal ids only, so that nothing from a job row can alter the
+ * path. */
+static const char *igraph_graph_pub_url(const igraph_graph_t *g, apr_pool_t *p, const char *base,
+                                        const char *id, const char *edge, const char *query)
+{
+    const char *path = edge ? apr_pstrcat(p, id, "/", edge, NULL) : id;
+    return igraph_graph_url(p, base, igraph_graph_vpath(p, g, path), query);
+}
+
+/* "k=v&..." from a table (order kept, NULL/empty values skipped) plus appsecret_proof. */
+static const char *igraph_graph_form_table(apr_pool_t *p, const apr_table_t *params,
+                                           const char *proof)
+{
+    const apr_array_header_t *arr = params ? apr_table_elts(params) : NULL;
+    const apr_table_entry_t *e;
+    apr_array_header_t *parts = apr_array_make(p, 16, sizeof(char *));
+    int i;
+
+    for (i = 0; arr && i < arr->nelts; i++) {
+        e = &APR_ARRAY_IDX(arr, i, apr_table_entry_t);
+        if (!e->key || !*e->key || !e->val || !*e->val) {
+            continue;
+        }
+        APR_ARRAY_PUSH(parts, char *) = igraph_form_build(p, e->key, e->val, NULL);
+    }
+    if (proof) {
+        APR_ARRAY_PUSH(parts, char *) = igraph_form_build(p, "appsecret_proof", proof, NULL);
+    }
+    return apr_array_pstrcat(p, parts, '&');
+}
+
+apr_status_t igraph_create_container(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+                                     const char *ig_user_id, const char *token,
+                                     const apr_table_t *params, const char **container_id,
+                                     igraph_gerr_t *err)
+{
+    const char *base, *proof;
+    igraph_json_t *j;
+    apr_status_t rv;
+
+    *container_id = NULL;
+    base = igraph_graph_pub_base(g, p, login, token, &proof);
+    if (!base || !igraph_is_numeric_id(ig_user_id) || !token || !*token) {
+        return igraph_graph_badarg(err, "create container: bad login, account id or token");
+    }
+    rv = igraph_graph_call(g, p, "create container", "POST",
+                           igraph_graph_pub_url(g, p, base, ig_user_id, "media", NULL),
+                           igraph_graph_form_table(p, params, proof), token, &j, err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *container_id = igraph_json_get_id(p, j, "id", NULL);
+    if (!igraph_is_numeric_id(*container_id)) {
+        *container_id = NULL;
+        return igraph_graph_unexpected(p, err, "create container", "id");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_container_status(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+                                     const char *container_id, const char *token,
+                                     const char **status_code, const char **status_text,
+                                     igraph_gerr_t *err)
+{
+    const char *base, *proof, *s;
+    igraph_json_t *j;
+    apr_status_t rv;
+
+    *status_code = NULL;
+    *status_text = NULL;
+    base = igraph_graph_pub_base(g, p, login, token, &proof);
+    if (!base || !igraph_is_numeric_id(container_id) || !token || !*token) {
+        return igraph_graph_badarg(err, "container status: bad login, container id or token");
+    }
+    rv = igraph_graph_call(g, p, "container status", "GET",
+                           igraph_graph_pub_url(g, p, base, container_id, NULL,
+                                                igraph_form_build(p, "fields", "status_code,status",
+                                                                  "appsecret_proof", proof, NULL)),
+                           NULL, token, &j, err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    s = igraph_json_gets(j, "status_code", NULL);
+    if (!s || !*s) {
+        return igraph_graph_unexpected(p, err, "container status", "status_code");
+    }
+    *status_code = igraph_graph_text(p, s, 32);
+    *status_text = igraph_graph_text(p, igraph_json_gets(j, "status", NULL), IGRAPH_GRAPH_MSG_MAX);
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_media_publish(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+                                  const char *ig_user_id, const char *token,
+                                  const char *creation_id, const char **media_id,
+                                  igraph_gerr_t *err)
+{
+    const char *base, *proof;
+    igraph_json_t *j;
+    apr_status_t rv;
+
+    *media_id = NULL;
+    base = igraph_graph_pub_base(g, p, login, token, &proof);
+    if (!base || !igraph_is_numeric_id(ig_user_id) || !igraph_is_numeric_id(creation_id) ||
+        !token || !*token) {
+        return igraph_graph_badarg(err, "media publish: bad login, ids or token");
+    }
+    rv = igraph_graph_call(
+        g, p, "media publish", "POST",
+        igraph_graph_pub_url(g, p, base, ig_user_id, "media_publish", NULL),
+        igraph_form_build(p, "creation_id", creation_id, "appsecret_proof", proof, NULL), token, &j,
+        err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *media_id = igraph_json_get_id(p, j, "id", NULL);
+    if (!*media_id || !**media_id) {
+        /* A 2xx without an id: the post may well be live. Reported as a server error so that the
+         * job checks the container before doing anything else. */
+        *media_id = NULL;
+        return igraph_graph_unexpected(p, err, "media publish", "id");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_media_read(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+                               const char *media_id, const char *token, const char **permalink,
+                               const char **media_product_type, igraph_gerr_t *err)
+{
+    const char *base, *proof;
+    igraph_json_t *j;
+    apr_status_t rv;
+
+    *permalink = NULL;
+    *media_product_type = NULL;
+    base = igraph_graph_pub_base(g, p, login, token, &proof);
+    if (!base || !igraph_is_numeric_id(media_id) || !token || !*token) {
+        return igraph_graph_badarg(err, "media read: bad login, media id or token");
+    }
+    rv = igraph_graph_call(
+        g, p, "media read", "GET",
+        igraph_graph_pub_url(
+            g, p, base, media_id, NULL,
+            igraph_form_build(p, "fields",
+                              "id,permalink,shortcode,timestamp,media_type,media_product_type",
+                              "appsecret_proof", proof, NULL)),
+        NULL, token, &j, err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    *permalink = igraph_graph_gets(p, j, "permalink");
+    if (*permalink && !igraph_is_http_url(*permalink)) {
+        *permalink = NULL; /* shown as a link on the accounts page: only http(s) */
+    }
+    *media_product_type = igraph_graph_text(p, igraph_json_gets(j, "media_product_type", NULL), 32);
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_publishing_limit(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+                                     const char *ig_user_id, const char *token, apr_int64_t *usage,
+                                     apr_int64_t *total, igraph_gerr_t *err)
+{
+    const char *base, *proof;
+    igraph_json_t *j, *data, *first;
+    apr_int64_t v;
+    apr_status_t rv;
+    int found;
+
+    *usage = 0;
+    *total = 0;
+    base = igraph_graph_pub_base(g, p, login, token, &proof);
+    if (!base || !igraph_is_numeric_id(ig_user_id) || !token || !*token) {
+        return igraph_graph_badarg(err, "publishing limit: bad login, account id or token");
+    }
+    rv = igraph_graph_call(g, p, "publishing limit", "GET",
+                           igraph_graph_pub_url(g, p, base, ig_user_id, "content_publishing_limit",
+                                                igraph_form_build(p, "fields", "quota_usage,config",
+                                                                  "appsecret_proof", proof, NULL)),
+                           NULL, token, &j, err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    data = igraph_json_getj(p, j, "data", NULL);
+    if (!data || !igraph_json_is_array(data)) {
+        return igraph_graph_unexpected(p, err, "publishing limit", "data");
+    }
+    /* An empty list is read as "nothing published, limit unknown". */
+    first = igraph_json_array_at(p, data, 0);
+    if (first && igraph_json_is_object(first)) {
+        v = igraph_json_getl(first, &found, "quota_usage", NULL);
+        *usage = (found && v > 0) ? v : 0;
+        v = igraph_json_getl(first, &found, "config", "quota_total", NULL);
+        *total = (found && v > 0) ? v : 0;
+    }
+    return APR_SUCCESS;
+}
+
+long igraph_status_error_subcode(const char *status_text)
+{
+    const char *s = status_text, *start;
+    long last = 0;
+    apr_size_t n;
+
+    if (!s) {
+        return 0;
+    }
+    while (*s) {
+        if (*s < '0' || *s > '9') {
+            s++;
+            continue;
+        }
+        start = s;
+        while (*s >= '0' && *s <= '9') {
+            s++;
+        }
+        n = (apr_size_t)(s - start);
+        /* exactly 7 digits, not glued to letters ("#2207026" and "2207026." count) */
+        if (n == 7 && (start == status_text || !apr_isalnum(start[-1])) && !apr_isalpha(*s)) {
+            last = strtol(start, NULL, 10);
+        }
+    }
+    return last;
 }

@@ -50,29 +50,57 @@ static int module_log_level(const server_rec *s)
     return s->log.level;
 }
 
-/* With SQLite, the children (not root) write the database file and its -wal/-shm companions,
- * so the file's directory must belong to the run-time user. mod_dbd keeps its settings private;
- * its server config starts with a pointer to the public dbd_cfg_t (stable through httpd 2.4), which
- * is all we read here. Runs as root in the parent; a no-op for other drivers or non-root starts. */
-static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
+/* mod_dbd keeps its settings private; its server config starts with a pointer to the public
+ * dbd_cfg_t (stable through httpd 2.4), which is all we read: the driver name and parameters. */
+static const dbd_cfg_t *dbd_config(server_rec *s)
 {
     module *dbd = ap_find_linked_module("mod_dbd.c");
     dbd_cfg_t **pcfg;
+    if (!dbd || !(pcfg = ap_get_module_config(s->module_config, dbd)) || !*pcfg) {
+        return NULL;
+    }
+    return *pcfg;
+}
+
+/* Says once, at start-up, why storage cannot work, so requests need not call mod_dbd (which
+ * logs an error for every acquire without a driver). */
+static void check_storage(server_rec *s)
+{
+    mig_srv_cfg *c = mig_srv(s);
+    const dbd_cfg_t *cfg = dbd_config(s);
+
+    c->storage_problem = NULL;
+    if (!ap_find_linked_module("mod_dbd.c")) {
+        c->storage_problem = "mod_dbd is not loaded";
+    }
+    else if (!cfg || !cfg->name || cfg->name[0] == '[' || !*cfg->name) {
+        c->storage_problem = "no DBDriver is configured";
+    }
+    if (c->storage_problem && s->is_virtual == 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0008: storage unavailable: %s; mod_igraph routes answer 503 "
+                     "storage_unavailable (configure DBDriver sqlite3 and DBDParams)",
+                     c->storage_problem);
+    }
+}
+
+/* With SQLite, the children (not root) write the database file and its -wal/-shm companions,
+ * so the file's directory must belong to the run-time user. Runs as root in the parent; a no-op
+ * for other drivers or non-root starts. */
+static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
+{
+    const dbd_cfg_t *cfg = dbd_config(s);
     const char *file, *slash;
     char *dir;
     static const char *const suffixes[] = {"", "-wal", "-shm", NULL};
     struct stat st;
     int i;
 
-    if (!dbd || geteuid() != 0) {
+    if (!cfg || geteuid() != 0 || !cfg->name || strcmp(cfg->name, "sqlite3") != 0 ||
+        !cfg->params || cfg->params[0] != '/') {
         return;
     }
-    pcfg = ap_get_module_config(s->module_config, dbd);
-    if (!pcfg || !*pcfg || !(*pcfg)->name || strcmp((*pcfg)->name, "sqlite3") != 0 ||
-        !(*pcfg)->params || (*pcfg)->params[0] != '/') {
-        return;
-    }
-    file = (*pcfg)->params;
+    file = cfg->params;
     slash = strrchr(file, '/');
     dir = apr_pstrndup(ptemp, file, (apr_size_t)(slash - file));
     if (!*dir) {
@@ -127,6 +155,7 @@ static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     {
         server_rec *vs;
         for (vs = s; vs; vs = vs->next) {
+            check_storage(vs);
             sqlite_ownership(vs, ptemp);
         }
     }

@@ -58,6 +58,7 @@ typedef struct mig_srv_cfg {
     igraph_key_t *key;                     /* NULL when it could not be loaded */
     const char *key_error;
     int sandbox;                           /* endpoints point away from Meta's hosts */
+    const char *storage_problem;           /* why mod_dbd cannot serve us, or NULL */
 } mig_srv_cfg;
 
 typedef struct mig_dir_cfg {

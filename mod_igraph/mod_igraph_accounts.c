@@ -263,19 +263,8 @@ int mig_api_account(mig_req *q, apr_int64_t id, const char *verb)
             }
             verb = "delete";
         }
-        else if (!strcmp(verb, "refresh")) {
-            if (r->method_number != M_POST) {
-                apr_table_setn(r->err_headers_out, "Allow", "POST");
-                return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                      "use POST for account actions");
-            }
-            if (mig_cross_site(q)) {
-                return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
-                                      "state-changing requests from other sites are refused");
-            }
-            return api_refresh(q, id);
-        }
-        else if (strcmp(verb, "disable") != 0 && strcmp(verb, "enable") != 0) {
+        else if (strcmp(verb, "disable") != 0 && strcmp(verb, "enable") != 0 &&
+                 strcmp(verb, "refresh") != 0) {
             return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "unknown account action");
         }
         else if (r->method_number != M_POST) {
@@ -286,6 +275,9 @@ int mig_api_account(mig_req *q, apr_int64_t id, const char *verb)
         if (mig_cross_site(q)) {
             return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
                                   "state-changing requests from other sites are refused");
+        }
+        if (!strcmp(verb, "refresh")) {
+            return api_refresh(q, id);
         }
         status = change_account(q, id, verb, &a, &code, &msg);
         if (status != OK) {

@@ -151,20 +151,20 @@ static const char *check_secret(apr_pool_t *p, const char *what, const char *v)
     return NULL;
 }
 
-static const char *check_redirect(apr_pool_t *p, const char *v)
+static const char *check_redirect(apr_pool_t *p, const char *what, const char *v)
 {
     if (!igraph_is_http_url(v) || strchr(v, '#')) {
-        return apr_psprintf(p, "IGraphRedirectURL must be an absolute http(s) URL without a "
-                               "fragment, e.g. https://example.org/ig/oauth/callback (got '%s')",
-                            v);
+        return apr_psprintf(p, "%s must be an absolute http(s) URL without a fragment, e.g. "
+                               "https://example.org/ig/oauth/callback (got '%s')",
+                            what, v);
     }
     return NULL;
 }
 
-static const char *check_version(apr_pool_t *p, const char *v)
+static const char *check_version(apr_pool_t *p, const char *what, const char *v)
 {
     if (!igraph_is_graph_version(v)) {
-        return apr_psprintf(p, "IGraphGraphVersion must look like v26.0 (got '%s')", v);
+        return apr_psprintf(p, "%s must look like v26.0 (got '%s')", what, v);
     }
     return NULL;
 }
@@ -234,57 +234,44 @@ static mig_srv_cfg *cmd_srv(cmd_parms *cmd)
     return ap_get_module_config(cmd->server->module_config, &igraph_module);
 }
 
-static const char *set_app_id(cmd_parms *cmd, void *dc, const char *arg)
+typedef const char *check_fn(apr_pool_t *p, const char *what, const char *v);
+
+#define SRV_SLOT(field) ((void *)APR_OFFSETOF(mig_srv_cfg, field))
+#define SLOT(c, off) (*(const char **)((char *)(c) + (apr_size_t)(off)))
+
+/* A string directive whose value passes check() lands in the server config slot cmd->info. */
+static const char *set_checked(cmd_parms *cmd, check_fn *check, const char *arg)
 {
-    const char *err = check_app_id(cmd->pool, cmd->cmd->name, arg);
+    const char *err = check(cmd->pool, cmd->cmd->name, arg);
     if (!err) {
-        if (cmd->info) {
-            cmd_srv(cmd)->ig_app_id = arg;
-        }
-        else {
-            cmd_srv(cmd)->app_id = arg;
-        }
+        SLOT(cmd_srv(cmd), cmd->info) = arg;
     }
     return err;
+}
+
+static const char *set_app_id(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return set_checked(cmd, check_app_id, arg);
 }
 
 static const char *set_app_secret(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err = check_secret(cmd->pool, cmd->cmd->name, arg);
-    if (!err) {
-        if (cmd->info) {
-            cmd_srv(cmd)->ig_app_secret = arg;
-        }
-        else {
-            cmd_srv(cmd)->app_secret = arg;
-        }
-    }
-    return err;
+    return set_checked(cmd, check_secret, arg);
 }
 
 static const char *set_app_secret_file(cmd_parms *cmd, void *dc, const char *arg)
 {
-    mig_srv_cfg *c = cmd_srv(cmd);
-    return read_secret_file(cmd, cmd->cmd->name, arg, cmd->info ? &c->ig_app_secret
-                                                                : &c->app_secret);
+    return read_secret_file(cmd, cmd->cmd->name, arg, &SLOT(cmd_srv(cmd), cmd->info));
 }
 
 static const char *set_redirect(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err = check_redirect(cmd->pool, arg);
-    if (!err) {
-        cmd_srv(cmd)->redirect_url = arg;
-    }
-    return err;
+    return set_checked(cmd, check_redirect, arg);
 }
 
 static const char *set_version(cmd_parms *cmd, void *dc, const char *arg)
 {
-    const char *err = check_version(cmd->pool, arg);
-    if (!err) {
-        cmd_srv(cmd)->graph_version = arg;
-    }
-    return err;
+    return set_checked(cmd, check_version, arg);
 }
 
 static const char *set_scopes(cmd_parms *cmd, void *dc, const char *kind, const char *list)
@@ -410,21 +397,23 @@ static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
 }
 
 const command_rec mig_cmds[] = {
-    AP_INIT_TAKE1("IGraphAppID", set_app_id, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphAppID", set_app_id, SRV_SLOT(app_id), RSRC_CONF,
                   "Facebook Login app id (numeric)"),
-    AP_INIT_TAKE1("IGraphAppSecret", set_app_secret, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphAppSecret", set_app_secret, SRV_SLOT(app_secret), RSRC_CONF,
                   "Facebook Login app secret"),
-    AP_INIT_TAKE1("IGraphAppSecretFile", set_app_secret_file, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphAppSecretFile", set_app_secret_file, SRV_SLOT(app_secret), RSRC_CONF,
                   "file holding the Facebook Login app secret"),
-    AP_INIT_TAKE1("IGraphInstagramAppID", set_app_id, (void *)1, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphInstagramAppID", set_app_id, SRV_SLOT(ig_app_id), RSRC_CONF,
                   "Instagram Login app id (numeric)"),
-    AP_INIT_TAKE1("IGraphInstagramAppSecret", set_app_secret, (void *)1, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphInstagramAppSecret", set_app_secret, SRV_SLOT(ig_app_secret),
+                  RSRC_CONF,
                   "Instagram Login app secret"),
-    AP_INIT_TAKE1("IGraphInstagramAppSecretFile", set_app_secret_file, (void *)1, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphInstagramAppSecretFile", set_app_secret_file,
+                  SRV_SLOT(ig_app_secret), RSRC_CONF,
                   "file holding the Instagram Login app secret"),
-    AP_INIT_TAKE1("IGraphRedirectURL", set_redirect, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphRedirectURL", set_redirect, SRV_SLOT(redirect_url), RSRC_CONF,
                   "absolute OAuth redirect URL registered with Meta (.../oauth/callback)"),
-    AP_INIT_TAKE1("IGraphGraphVersion", set_version, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphGraphVersion", set_version, SRV_SLOT(graph_version), RSRC_CONF,
                   "Graph API version, e.g. v26.0"),
     AP_INIT_TAKE2("IGraphScopes", set_scopes, NULL, RSRC_CONF,
                   "facebook|instagram followed by a comma-separated permission list"),
@@ -447,42 +436,35 @@ const command_rec mig_cmds[] = {
 
 /* Environment fallbacks (the variables the first prototype used), applied where no directive
  * set a value. A malformed variable is reported and ignored, never fatal. */
+static const struct {
+    const char *var;
+    apr_size_t slot;
+    check_fn *check;
+} env_vars[] = {
+    {"META_APP_ID", APR_OFFSETOF(mig_srv_cfg, app_id), check_app_id},
+    {"META_APP_SECRET", APR_OFFSETOF(mig_srv_cfg, app_secret), check_secret},
+    {"META_REDIRECT_URL", APR_OFFSETOF(mig_srv_cfg, redirect_url), check_redirect},
+    {"META_GRAPH_VERSION", APR_OFFSETOF(mig_srv_cfg, graph_version), check_version},
+    {NULL, 0, NULL},
+};
+
+/* Environment fallbacks (the variables the first prototype used), applied where no directive
+ * set a value. A malformed variable is reported and ignored, never fatal. */
 static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c)
 {
     const char *v, *err, *out = NULL;
+    int i;
 
-    if (!c->app_id && (v = getenv("META_APP_ID")) && *v) {
-        if ((err = check_app_id(p, "META_APP_ID", v))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s", err);
+    for (i = 0; env_vars[i].var; i++) {
+        if (SLOT(c, env_vars[i].slot) || !(v = getenv(env_vars[i].var)) || !*v) {
+            continue;
+        }
+        if ((err = env_vars[i].check(p, env_vars[i].var, v))) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s: %s",
+                         env_vars[i].var, err);
         }
         else {
-            c->app_id = apr_pstrdup(p, v);
-        }
-    }
-    if (!c->app_secret && (v = getenv("META_APP_SECRET")) && *v) {
-        if ((err = check_secret(p, "META_APP_SECRET", v))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s", err);
-        }
-        else {
-            c->app_secret = apr_pstrdup(p, v);
-        }
-    }
-    if (!c->redirect_url && (v = getenv("META_REDIRECT_URL")) && *v) {
-        if ((err = check_redirect(p, v))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring META_REDIRECT_URL: %s",
-                         err);
-        }
-        else {
-            c->redirect_url = apr_pstrdup(p, v);
-        }
-    }
-    if (!c->graph_version && (v = getenv("META_GRAPH_VERSION")) && *v) {
-        if ((err = check_version(p, v))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "IG0002: ignoring META_GRAPH_VERSION: %s", err);
-        }
-        else {
-            c->graph_version = apr_pstrdup(p, v);
+            SLOT(c, env_vars[i].slot) = apr_pstrdup(p, v);
         }
     }
     if (!c->fb_scopes && (v = getenv("META_SCOPES")) && *v) {

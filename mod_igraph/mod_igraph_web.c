@@ -244,9 +244,10 @@ igraph_db_t *mig_db(mig_req *q)
     if (q->db) {
         return q->db;
     }
-    if (!dbd_acquire) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "IG0010: storage unavailable: mod_dbd is not loaded");
+    if (!dbd_acquire || q->c->storage_problem) {
+        /* said once at start-up (IG0008) */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r, "IG0010: storage unavailable: %s",
+                      q->c->storage_problem ? q->c->storage_problem : "mod_dbd is not loaded");
         return NULL;
     }
     if (!(d = dbd_acquire(q->r))) {

@@ -85,7 +85,7 @@ static void sweep(mig_worker *w, apr_pool_t *p)
     apr_int64_t now = igraph_now();
     int i, refreshed = 0, failed = 0, reauth = 0;
 
-    if (!c->key || (!mig_fb_configured(c) && !mig_ig_configured(c))) {
+    if (!c->key || c->storage_problem || (!mig_fb_configured(c) && !mig_ig_configured(c))) {
         return;
     }
     if (!dbd_open || !(d = dbd_open(p, w->s))) {
@@ -145,6 +145,9 @@ static void sweep(mig_worker *w, apr_pool_t *p)
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
                      "IG0053: maintenance: nothing due (%d looked at)", due->nelts);
     }
+    /* held only while sweeping: after a graceful restart the next generation's worker must
+     * not wait for the lease to time out */
+    igraph_store_lease_release(&db, p, "maintenance", w->holder);
     dbd_close(w->s, d);
 }
 

@@ -164,6 +164,7 @@ class Httpd:
     """A real httpd (/usr/sbin/apache2 -DFOREGROUND) with the built module."""
 
     def __init__(self, meta=None, port=None, mpm="event", credentials=True, instagram=True,
+                 facebook=True,
                  dbd=True, require_user=False, extra="", location_extra="", env=None,
                  graph_version="v26.0", root=None, faketime=False, directives=""):
         self.meta = meta
@@ -171,6 +172,7 @@ class Httpd:
         self.mpm = mpm
         self.credentials = credentials
         self.instagram = instagram
+        self.facebook = facebook
         self.dbd = dbd
         self.require_user = require_user
         self.extra = extra
@@ -190,7 +192,8 @@ class Httpd:
     def meta_block(self):
         lines = []
         if self.credentials:
-            lines += [f"IGraphAppID {APP_ID}", f"IGraphAppSecret {APP_SECRET}"]
+            if self.facebook:
+                lines += [f"IGraphAppID {APP_ID}", f"IGraphAppSecret {APP_SECRET}"]
             if self.instagram:
                 lines += [f"IGraphInstagramAppID {IG_APP_ID}",
                           f"IGraphInstagramAppSecret {IG_APP_SECRET}"]
@@ -283,8 +286,10 @@ class Httpd:
     def start(self, timeout=10):
         self._generation = self.error_log_text().count("resuming normal operations")
         self._out = open(self.root / "logs" / "stdout.log", "a")
+        # its own process group: prefork signals the whole group on graceful restart and stop
         self.proc = subprocess.Popen([APACHE, "-f", str(self.conf_path), "-DFOREGROUND"],
-                                     env=self._env(), stdout=self._out, stderr=subprocess.STDOUT)
+                                     env=self._env(), stdout=self._out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         if not wait_port(self.port, timeout):
             self.proc.kill()
             raise RuntimeError("httpd did not start:\n" + self.error_log_text()[-3000:] +

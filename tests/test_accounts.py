@@ -29,15 +29,16 @@ def test_owner_isolation(authed, fake):
         assert r.status_code == 404, (method, path, r.text)
         assert r.json() == {"ok": False, "error": "not_found", "message": "no such account"}
     assert "acme.bakery" not in bob.get(authed.url("/ig/accounts")).text
-    # bob's form posts cannot touch it either
+    # the same IG account connected by bob is bob's own row
+    assert connect(authed, bob).status_code == 302
+    [b] = accounts(authed, bob)
+    assert b["id"] != aid
+    # bob's form posts (with bob's valid CSRF token) cannot touch alice's account either
     page = bob.get(authed.url("/ig/accounts"))
     r = bob.post(authed.url(f"/ig/accounts/{aid}/remove"), data={"csrf": csrf_of(page.text)},
                  allow_redirects=False)
     assert r.status_code == 404
     assert accounts(authed, alice)[0]["status"] == "active"
-    # the same IG account connected by bob is bob's own row
-    assert connect(authed, bob).status_code == 302
-    assert len(accounts(authed, bob)) == 1
     assert authed.sql("SELECT COUNT(*) FROM accounts")[0][0] == 2
 
 

@@ -112,6 +112,7 @@ def test_no_page_at_all_is_a_clear_400(httpd, fake):
 
 
 def test_denial_shows_friendly_page_and_calls_nothing(httpd, fake):
+    fake.control("config", {"consent": "page"})
     s = httpd.session()
     fake.clear_requests()
     r = connect(httpd, s, action="deny")
