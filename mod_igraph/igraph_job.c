@@ -1,6 +1,7 @@
 /* igraph_job.c: the publish job state machine, publish request validation, caption attribution
  * and the compliance gate. Pure functions: no I/O, no clock (times are passed in), no store.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,7 +283,8 @@ void igraph_job_init(apr_pool_t *p, igraph_job_t *j, const igraph_publish_req_t 
  * -------------------+----------------------------+---------------------------------------------
  * CREATE_CHILD       | id                         | appended to children; after the last one the
  *                    |                            | poll schedule starts (anchor now, polls 0)
- * CREATE_CONTAINER   | id                         | creation_id, anchor now, polls 0, processing
+ * CREATE_CONTAINER   | id                         | creation_id, anchor now, polls 0
+ * CREATE_*           | id (first container)       | processing, deadline = now + publish_timeout
  * POLL_*, CHECK      | FINISHED                   | child: ready++, next child at once; container:
  *                    |                            | publishing, publish_sent 0, PUBLISH at once
  *                    |                            | (or at publish_at); CHECK after a RESTRICTED
@@ -506,6 +508,9 @@ static void igraph_job_error(apr_pool_t *p, igraph_job_t *j, igraph_step_e a,
         if (j->publish_at > 0 && now - j->publish_at < IGRAPH_JOB_CONTAINER_LIFE) {
             j->next_at = now + po->quota_retry;
             j->error_message = "publishing limit reached, retrying later";
+            if (j->deadline) {
+                j->deadline = j->next_at + po->publish_timeout; /* a fresh polling budget */
+            }
             return;
         }
         igraph_job_fail(p, j, IGRAPH_JOB_E_QUOTA, igraph_job_gerr_text(p, e), e->subcode);
@@ -617,7 +622,8 @@ void igraph_job_apply(apr_pool_t *p, igraph_job_t *j, igraph_step_e a,
         return;
     }
     j->updated_at = now;
-    if (a == IGRAPH_STEP_CREATE_CHILD || a == IGRAPH_STEP_CREATE_CONTAINER) {
+    if ((a == IGRAPH_STEP_CREATE_CHILD || a == IGRAPH_STEP_CREATE_CONTAINER) && res->ok) {
+        /* the polling budget starts with the first container, not with failed tries */
         if (j->status == IGRAPH_JOB_QUEUED) {
             j->status = IGRAPH_JOB_PROCESSING;
         }
@@ -932,7 +938,10 @@ int igraph_compliance_check(apr_pool_t *p, double risk, const char *license, dou
 
     *reason = NULL;
     if (risk >= 0 && risk >= max_risk) {
-        *reason = apr_psprintf(p, "risk %g >= %g", risk, max_risk);
+        char buf[64];
+        /* libc's %g: APR's drops the leading zero ("risk .3 >= .2") */
+        snprintf(buf, sizeof(buf), "risk %g >= %g", risk, max_risk);
+        *reason = apr_pstrdup(p, buf);
         return 1;
     }
     while (l && apr_isspace(*l)) {
@@ -1279,6 +1288,7 @@ static apr_status_t igraph_pv_account(igraph_pv_t *v, igraph_publish_req_t *out)
             return igraph_pv_fail(v, "account", "must be a positive id or \"@username\"");
         }
         out->account_id = id;
+        out->account_ref = apr_psprintf(v->p, "%" APR_INT64_T_FMT, id);
         return APR_SUCCESS;
     }
     if (!json_is_string(x)) {
@@ -1286,15 +1296,17 @@ static apr_status_t igraph_pv_account(igraph_pv_t *v, igraph_publish_req_t *out)
     }
     s = json_string_value(x);
     if (*s != '@' && igraph_is_numeric_id(s)) {
-        if (strlen(s) > 18 || igraph_parse_int64(s, &id) != APR_SUCCESS || id <= 0) {
-            return igraph_pv_fail(v, "account", "id out of range");
+        /* too long for one of our ids: can only be an Instagram user id (account_ref) */
+        if (strlen(s) <= 18 && igraph_parse_int64(s, &id) == APR_SUCCESS && id > 0) {
+            out->account_id = id;
         }
-        out->account_id = id;
+        out->account_ref = apr_pstrdup(v->p, s);
         return APR_SUCCESS;
     }
     if (!(out->account_username = igraph_pv_username(v->p, s))) {
         return igraph_pv_fail(v, "account", "must be an id or \"@username\"");
     }
+    out->account_ref = out->account_username;
     return APR_SUCCESS;
 }
 
@@ -1403,7 +1415,7 @@ static apr_status_t igraph_pv_user_tags(igraph_pv_t *v, igraph_publish_req_t *ou
 {
     json_t *arr = igraph_pv_get(v, "user_tags"), *list, *e, *o, *xv, *yv, *un;
     const char *u, *why = NULL;
-    double x, y;
+    double x = 0, y = 0;
     apr_size_t i;
 
     if (!arr) {

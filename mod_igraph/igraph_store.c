@@ -678,6 +678,29 @@ static apr_status_t igraph_migrate(igraph_db_t *db, apr_pool_t *p)
 
 /* ---- public ----------------------------------------------------------------------------- */
 
+/* Several children and the maintenance thread write the same SQLite file. Without a busy
+ * timeout the driver gives up after ~1.6 s with "database is locked"; when the administrator's
+ * DBDInitSQL did not set one, give each new connection 5 s. */
+static void igraph_sqlite_busy_default(igraph_db_t *db, apr_pool_t *p)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *v = NULL;
+    int nrows;
+
+    if (apr_dbd_select(db->driver, p, db->handle, &res, "PRAGMA busy_timeout", 0) != 0) {
+        return;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (!v) {
+            v = apr_pstrdup(p, apr_dbd_get_entry(db->driver, row, 0));
+        }
+    }
+    if (v && !strcmp(v, "0")) {
+        apr_dbd_query(db->driver, db->handle, &nrows, "PRAGMA busy_timeout=5000");
+    }
+}
+
 apr_status_t igraph_store_ready(igraph_db_t *db, apr_pool_t *p)
 {
     apr_status_t rv;
@@ -688,6 +711,9 @@ apr_status_t igraph_store_ready(igraph_db_t *db, apr_pool_t *p)
     }
     if (apr_hash_get(db->prepared, IGRAPH_STMT_MARKER, APR_HASH_KEY_STRING)) {
         return APR_SUCCESS;
+    }
+    if (!strcmp(apr_dbd_name(db->driver), "sqlite3")) {
+        igraph_sqlite_busy_default(db, p);
     }
     if ((rv = igraph_migrate(db, p)) != APR_SUCCESS) {
         return rv;

@@ -146,3 +146,29 @@ def test_index_and_head(httpd):
     assert s.get(httpd.url("/ig")).status_code == 200
     assert s.head(httpd.url("/ig/accounts")).status_code == 200
     assert s.get(httpd.url("/ig/nothing-here")).status_code == 404
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_concurrent_writes_never_fail_with_database_locked(make_httpd, fake, mpm):
+    """Several children write the same SQLite file at once (WAL + busy timeout)."""
+    from concurrent.futures import ThreadPoolExecutor
+    fake.control("fb_user", ONE)
+    h = make_httpd(mpm=mpm, directives="IGraphMaintenanceInterval 1s")
+    s = h.session()
+    connect(h, s)
+    [a] = accounts(h, s)
+
+    def hammer(i):
+        sess = h.session()
+        codes = []
+        for k in range(25):
+            verb = "disable" if (i + k) % 2 else "enable"
+            codes.append(sess.post(h.url(f"/ig/api/accounts/{a['id']}/{verb}")).status_code)
+            codes.append(sess.get(h.url("/ig/oauth/start?login=facebook"),
+                                  allow_redirects=False).status_code)
+        return codes
+
+    with ThreadPoolExecutor(8) as ex:
+        codes = [c for cs in ex.map(hammer, range(8)) for c in cs]
+    assert set(codes) <= {200, 302}, sorted(set(codes))
+    assert "locked" not in h.error_log_text()
