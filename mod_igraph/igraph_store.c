@@ -1,4 +1,5 @@
-/* igraph_store.c: account state in SQL through apr_dbd (see igraph_store.h for the contract).
+/* igraph_store.c: accounts and publish jobs in SQL through apr_dbd (see igraph_store.h for the
+ * contract).
  *
  * Layout: a dialect table (the few places sqlite3 and pgsql differ), the migrations (a static
  * list of versions, each a list of DDL statements), the labelled statements (one enum entry and
@@ -105,6 +106,50 @@ static const char *const igraph_schema_v2[] = {
     NULL,
 };
 
+/* Publish jobs: one row per post, every igraph_job_t field plus what the store needs itself
+ * (idempotency and duplicate keys, worker claims). Nullable text columns keep NULL apart from ""
+ * (permalink NULL: not read yet, "": Meta gave none). UNIQUE allows many NULL keys on both
+ * drivers. */
+static const char *const igraph_schema_v3[] = {
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    "id TEXT PRIMARY KEY, "
+    "account_id BIGINT NOT NULL, "
+    "owner TEXT NOT NULL, "
+    "login TEXT, ig_user_id TEXT, "
+    "media_type TEXT NOT NULL, "
+    "status TEXT NOT NULL, "
+    "request TEXT, "
+    "creation_id TEXT, children TEXT, media_id TEXT, permalink TEXT, "
+    "error TEXT, error_message TEXT, "
+    "n_children_expected INTEGER NOT NULL DEFAULT 0, "
+    "children_ready INTEGER NOT NULL DEFAULT 0, "
+    "attempts INTEGER NOT NULL DEFAULT 0, "
+    "polls INTEGER NOT NULL DEFAULT 0, "
+    "publish_sent INTEGER NOT NULL DEFAULT 0, "
+    "error_subcode BIGINT NOT NULL DEFAULT 0, "
+    "created_at BIGINT NOT NULL, "
+    "updated_at BIGINT NOT NULL, "
+    "publish_at BIGINT NOT NULL DEFAULT 0, "
+    "next_at BIGINT NOT NULL DEFAULT 0, "
+    "container_created_at BIGINT NOT NULL DEFAULT 0, "
+    "deadline BIGINT NOT NULL DEFAULT 0, "
+    "caption TEXT, "
+    "idempotency_key TEXT, "
+    "media_key TEXT, "
+    "claimed_by TEXT, "
+    "claim_until BIGINT NOT NULL DEFAULT 0, "
+    "UNIQUE (owner, idempotency_key))",
+    /* the worker's due query and its wake-up time */
+    "CREATE INDEX IF NOT EXISTS jobs_next_at ON jobs (next_at)",
+    /* listing, newest first */
+    "CREATE INDEX IF NOT EXISTS jobs_owner_created ON jobs (owner, created_at)",
+    /* "same media as an earlier job" */
+    "CREATE INDEX IF NOT EXISTS jobs_account_media ON jobs (account_id, media_key)",
+    /* in-flight and published counts per account */
+    "CREATE INDEX IF NOT EXISTS jobs_account_status ON jobs (account_id, status)",
+    NULL,
+};
+
 typedef struct igraph_migration_t {
     int version;
     const char *const *statements; /* NULL-terminated */
@@ -115,6 +160,7 @@ typedef struct igraph_migration_t {
 static const igraph_migration_t igraph_migrations[] = {
     {1, igraph_schema_v1},
     {2, igraph_schema_v2},
+    {3, igraph_schema_v3},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5
@@ -152,6 +198,44 @@ enum {
     IGRAPH_COL_REFRESH_FAILURES,
 };
 
+/* Column order shared by every SELECT that fills an igraph_job_t (see igraph_job_read); the
+ * INSERT lists the same columns in the same order. */
+#define IGRAPH_JOB_COLS                                                                            \
+    "id, account_id, owner, login, ig_user_id, media_type, status, request, creation_id, "         \
+    "children, n_children_expected, children_ready, media_id, permalink, error, error_message, "   \
+    "error_subcode, attempts, polls, publish_sent, created_at, updated_at, publish_at, next_at, "  \
+    "container_created_at, deadline, caption"
+
+enum {
+    IGRAPH_JCOL_ID,
+    IGRAPH_JCOL_ACCOUNT_ID,
+    IGRAPH_JCOL_OWNER,
+    IGRAPH_JCOL_LOGIN,
+    IGRAPH_JCOL_IG_USER_ID,
+    IGRAPH_JCOL_MEDIA_TYPE,
+    IGRAPH_JCOL_STATUS,
+    IGRAPH_JCOL_REQUEST,
+    IGRAPH_JCOL_CREATION_ID,
+    IGRAPH_JCOL_CHILDREN,
+    IGRAPH_JCOL_N_CHILDREN_EXPECTED,
+    IGRAPH_JCOL_CHILDREN_READY,
+    IGRAPH_JCOL_MEDIA_ID,
+    IGRAPH_JCOL_PERMALINK,
+    IGRAPH_JCOL_ERROR,
+    IGRAPH_JCOL_ERROR_MESSAGE,
+    IGRAPH_JCOL_ERROR_SUBCODE,
+    IGRAPH_JCOL_ATTEMPTS,
+    IGRAPH_JCOL_POLLS,
+    IGRAPH_JCOL_PUBLISH_SENT,
+    IGRAPH_JCOL_CREATED_AT,
+    IGRAPH_JCOL_UPDATED_AT,
+    IGRAPH_JCOL_PUBLISH_AT,
+    IGRAPH_JCOL_NEXT_AT,
+    IGRAPH_JCOL_CONTAINER_CREATED_AT,
+    IGRAPH_JCOL_DEADLINE,
+    IGRAPH_JCOL_CAPTION,
+};
+
 typedef enum {
     IGRAPH_ST_ACCOUNT_UPSERT,
     IGRAPH_ST_ACCOUNT_LIST,
@@ -175,12 +259,31 @@ typedef enum {
     IGRAPH_ST_ACCOUNT_UNCLAIM,
     IGRAPH_ST_ACCOUNT_TOKENS_UPDATE,
     IGRAPH_ST_ACCOUNT_REFRESH_FAILED,
+    IGRAPH_ST_ACCOUNT_FIND_NUM,
+    IGRAPH_ST_ACCOUNT_FIND_NAME,
+    IGRAPH_ST_ACCOUNT_ACTIVE,
+    IGRAPH_ST_JOB_INSERT,
+    IGRAPH_ST_JOB_GET,
+    IGRAPH_ST_JOB_GET_ANY,
+    IGRAPH_ST_JOB_BY_IDEMPOTENCY,
+    IGRAPH_ST_JOB_DUPLICATE,
+    IGRAPH_ST_JOB_LIST,
+    IGRAPH_ST_JOB_SAVE,
+    IGRAPH_ST_JOB_CANCEL,
+    IGRAPH_ST_JOB_DUE,
+    IGRAPH_ST_JOB_NEXT_DUE,
+    IGRAPH_ST_JOB_CLAIM,
+    IGRAPH_ST_JOB_UNCLAIM,
+    IGRAPH_ST_JOB_RELEASE,
+    IGRAPH_ST_JOB_IN_FLIGHT,
+    IGRAPH_ST_JOB_PUBLISHED_SINCE,
     IGRAPH_ST_COUNT
 } igraph_stmt_e;
 
 typedef struct igraph_stmt_t {
     const char *label; /* key in db->prepared; must start with "igraph_" */
-    const char *sql;   /* apr_dbd markers: %s text, %ld 64-bit integer (passed as a string) */
+    const char *sql;   /* apr_dbd markers: %s text, %ld 64-bit integer, %d int (all passed as
+                        * strings; pgsql declares them varchar / bigint / integer) */
 } igraph_stmt_t;
 
 static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
@@ -276,6 +379,85 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
                                           "last_error = %s, "
                                           "refresh_failures = refresh_failures + 1, "
                                           "next_refresh_at = %ld, updated_at = %ld WHERE id = %ld"},
+    /* Publish request "account" references. A NULL id argument (digits beyond 64 bits) never
+     * matches. LOWER() folds ASCII only on sqlite, which is what IG usernames use. */
+    [IGRAPH_ST_ACCOUNT_FIND_NUM] = {"igraph_account_find_num",
+                                    "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts "
+                                    "WHERE owner = %s AND (id = %ld OR ig_user_id = %s) "
+                                    "ORDER BY created_at, id"},
+    [IGRAPH_ST_ACCOUNT_FIND_NAME] =
+        {"igraph_account_find_name",
+         "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts "
+         "WHERE owner = %s AND LOWER(username) = LOWER(%s) "
+         "ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC, id DESC"},
+    [IGRAPH_ST_ACCOUNT_ACTIVE] = {"igraph_account_active",
+                                  "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts "
+                                  "WHERE owner = %s AND status = 'active' ORDER BY created_at, id"},
+    /* The idempotency key decides in the INSERT itself: a concurrent request with the same key
+     * inserts nothing (0 rows) instead of failing, on both drivers. */
+    [IGRAPH_ST_JOB_INSERT] = {"igraph_job_insert",
+                              "INSERT INTO jobs (" IGRAPH_JOB_COLS ", idempotency_key, media_key) "
+                              "VALUES (%s, %ld, %s, %s, %s, %s, %s, %s, %s, %s, %d, %d, %s, %s, "
+                              "%s, %s, %ld, %d, %d, %d, %ld, %ld, %ld, %ld, %ld, %ld, %s, %s, %s) "
+                              "ON CONFLICT (owner, idempotency_key) DO NOTHING"},
+    [IGRAPH_ST_JOB_GET] = {"igraph_job_get",
+                           "SELECT " IGRAPH_JOB_COLS " FROM jobs WHERE id = %s AND owner = %s"},
+    [IGRAPH_ST_JOB_GET_ANY] = {"igraph_job_get_any",
+                               "SELECT " IGRAPH_JOB_COLS " FROM jobs WHERE id = %s"},
+    [IGRAPH_ST_JOB_BY_IDEMPOTENCY] = {"igraph_job_by_idempotency",
+                                      "SELECT " IGRAPH_JOB_COLS " FROM jobs "
+                                      "WHERE owner = %s AND idempotency_key = %s"},
+    [IGRAPH_ST_JOB_DUPLICATE] = {"igraph_job_duplicate",
+                                 "SELECT " IGRAPH_JOB_COLS " FROM jobs "
+                                 "WHERE account_id = %ld AND media_key = %s "
+                                 "AND status NOT IN ('failed', 'cancelled') "
+                                 "ORDER BY created_at DESC, id DESC LIMIT 1"},
+    /* Optional filters as "arg IS NULL OR ...": the arguments are typed (pg declares them), and
+     * no bound value is compared with a literal (sqlite would compare '0' with 0 as unequal). */
+    [IGRAPH_ST_JOB_LIST] = {"igraph_job_list",
+                            "SELECT " IGRAPH_JOB_COLS " FROM jobs WHERE owner = %s "
+                            "AND (%s IS NULL OR status = %s) "
+                            "AND (%ld IS NULL OR account_id = %ld) "
+                            "ORDER BY created_at DESC, id DESC LIMIT %d"},
+    [IGRAPH_ST_JOB_SAVE] = {"igraph_job_save",
+                            "UPDATE jobs SET status = %s, creation_id = %s, children = %s, "
+                            "n_children_expected = %d, children_ready = %d, media_id = %s, "
+                            "permalink = %s, error = %s, error_message = %s, "
+                            "error_subcode = %ld, attempts = %d, polls = %d, publish_sent = %d, "
+                            "updated_at = %ld, publish_at = %ld, next_at = %ld, "
+                            "container_created_at = %ld, deadline = %ld, caption = %s "
+                            "WHERE id = %s AND claimed_by = %s"},
+    /* One conditional write: a worker that claims the row at the same moment either sees the
+     * cancelled status or makes this match nothing. An expired claim is dropped with it. */
+    [IGRAPH_ST_JOB_CANCEL] =
+        {"igraph_job_cancel",
+         "UPDATE jobs SET status = 'cancelled', next_at = 0, updated_at = %ld, "
+         "claimed_by = NULL, claim_until = 0 "
+         "WHERE id = %s AND owner = %s "
+         "AND status IN ('queued', 'processing', 'publishing') "
+         "AND publish_sent = 0 AND (claimed_by IS NULL OR claim_until < %ld)"},
+    [IGRAPH_ST_JOB_DUE] = {"igraph_job_due", "SELECT " IGRAPH_JOB_COLS " FROM jobs "
+                                             "WHERE next_at > 0 AND next_at <= %ld "
+                                             "AND (claimed_by IS NULL OR claim_until < %ld) "
+                                             "ORDER BY next_at, created_at, id LIMIT %d"},
+    [IGRAPH_ST_JOB_NEXT_DUE] = {"igraph_job_next_due",
+                                "SELECT MIN(next_at) FROM jobs WHERE next_at > 0"},
+    [IGRAPH_ST_JOB_CLAIM] = {"igraph_job_claim",
+                             "UPDATE jobs SET claimed_by = %s, claim_until = %ld "
+                             "WHERE id = %s AND (claimed_by IS NULL OR claimed_by = %s "
+                             "OR claim_until < %ld)"},
+    [IGRAPH_ST_JOB_UNCLAIM] = {"igraph_job_unclaim",
+                               "UPDATE jobs SET claimed_by = NULL, claim_until = 0 "
+                               "WHERE id = %s AND claimed_by = %s"},
+    [IGRAPH_ST_JOB_RELEASE] = {"igraph_job_release",
+                               "UPDATE jobs SET claimed_by = NULL, claim_until = 0 "
+                               "WHERE claimed_by = %s"},
+    [IGRAPH_ST_JOB_IN_FLIGHT] = {"igraph_job_in_flight",
+                                 "SELECT COUNT(*) FROM jobs WHERE account_id = %ld "
+                                 "AND status IN ('processing', 'publishing')"},
+    [IGRAPH_ST_JOB_PUBLISHED_SINCE] = {"igraph_job_published_since",
+                                       "SELECT COUNT(*) FROM jobs WHERE account_id = %ld "
+                                       "AND status = 'published' AND updated_at >= %ld"},
 };
 
 /* Statements are prepared in table order and a failure stops the loop, so the presence of the
@@ -1368,4 +1550,610 @@ apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p,
         return rv;
     }
     return nrows > 0 ? APR_SUCCESS : APR_NOTFOUND;
+}
+
+/* ---- accounts by reference -------------------------------------------------------------- */
+
+/* First row of an account SELECT whose id is prefer_id, else the first row; APR_NOTFOUND when
+ * there is none. */
+static apr_status_t igraph_account_pick(igraph_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
+                                        apr_int64_t prefer_id, igraph_account_t **out)
+{
+    apr_array_header_t *list;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = igraph_accounts_read_all(db, p, res, &list)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (list->nelts == 0) {
+        return APR_NOTFOUND;
+    }
+    *out = APR_ARRAY_IDX(list, 0, igraph_account_t *);
+    for (i = 0; prefer_id > 0 && i < list->nelts; i++) {
+        if (APR_ARRAY_IDX(list, i, igraph_account_t *)->id == prefer_id) {
+            *out = APR_ARRAY_IDX(list, i, igraph_account_t *);
+            break;
+        }
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_store_account_find(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                       const char *ref, igraph_account_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_int64_t id = 0;
+    apr_status_t rv;
+    const char *c;
+    int digits;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!owner || !ref || !out) {
+        return APR_EINVAL;
+    }
+    digits = *ref != '\0';
+    for (c = ref; *c; c++) {
+        if (!apr_isdigit(*c)) {
+            digits = 0;
+            break;
+        }
+    }
+    if (digits) {
+        /* an id beyond 64 bits can only be an ig_user_id: the NULL id argument matches nothing */
+        const char *sid = NULL;
+
+        if (igraph_parse_int64(ref, &id) == APR_SUCCESS && id > 0) {
+            sid = igraph_i64(p, id);
+        }
+        else {
+            id = 0;
+        }
+        {
+            const char *args[] = {owner, sid, ref};
+            rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_FIND_NUM, &res, args,
+                                     IGRAPH_NARGS(args));
+        }
+    }
+    else {
+        const char *name = *ref == '@' ? ref + 1 : ref;
+
+        if (!*name) {
+            return APR_NOTFOUND;
+        }
+        {
+            const char *args[] = {owner, name};
+            rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_FIND_NAME, &res, args,
+                                     IGRAPH_NARGS(args));
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return igraph_account_pick(db, p, res, id, out);
+}
+
+apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                          apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!owner || !out) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {owner};
+        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_ACTIVE, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return igraph_accounts_read_all(db, p, res, out);
+}
+
+/* ---- publish jobs (schema v3) ----------------------------------------------------------- */
+
+static int igraph_clamp_int(apr_int64_t v)
+{
+    return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
+}
+
+static const char *igraph_itoa(apr_pool_t *p, int v)
+{
+    return apr_psprintf(p, "%d", v);
+}
+
+/* The stored name of a status, or NULL for a value outside the enum (never written: a row the
+ * store could not read back would stop the worker's due query). */
+static const char *igraph_job_status_str(igraph_job_status_e s)
+{
+    const char *name = igraph_job_status_name(s);
+    igraph_job_status_e back;
+
+    return igraph_job_status_parse(name, &back) == APR_SUCCESS ? name : NULL;
+}
+
+static apr_status_t igraph_job_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_row_t *row,
+                                    igraph_job_t **out)
+{
+    igraph_job_t *j = apr_pcalloc(p, sizeof(*j));
+    apr_int64_t n_children = 0, ready = 0, subcode = 0, attempts = 0, polls = 0, sent = 0;
+    const char *status;
+    apr_status_t rv;
+
+    if ((rv = igraph_col_i64(db, row, IGRAPH_JCOL_ACCOUNT_ID, &j->account_id)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_N_CHILDREN_EXPECTED, &n_children)) !=
+            APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_CHILDREN_READY, &ready)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_ERROR_SUBCODE, &subcode)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_ATTEMPTS, &attempts)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_POLLS, &polls)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_PUBLISH_SENT, &sent)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_CREATED_AT, &j->created_at)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_UPDATED_AT, &j->updated_at)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_PUBLISH_AT, &j->publish_at)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_NEXT_AT, &j->next_at)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_CONTAINER_CREATED_AT,
+                             &j->container_created_at)) != APR_SUCCESS ||
+        (rv = igraph_col_i64(db, row, IGRAPH_JCOL_DEADLINE, &j->deadline)) != APR_SUCCESS) {
+        return rv;
+    }
+    j->id = igraph_col_str(db, p, row, IGRAPH_JCOL_ID);
+    status = igraph_col_str(db, p, row, IGRAPH_JCOL_STATUS);
+    if (igraph_job_status_parse(status, &j->status) != APR_SUCCESS) {
+        igraph_log(IGRAPH_LOG_ERR, "IG0313: store: job %s: unknown status '%s'",
+                   j->id ? j->id : "?", status ? status : "(null)");
+        return APR_EGENERAL;
+    }
+    j->n_children_expected = igraph_clamp_int(n_children);
+    j->children_ready = igraph_clamp_int(ready);
+    j->error_subcode = (long)subcode; /* written from a long */
+    j->attempts = igraph_clamp_int(attempts);
+    j->polls = igraph_clamp_int(polls);
+    j->publish_sent = sent != 0;
+    j->owner = igraph_col_str(db, p, row, IGRAPH_JCOL_OWNER);
+    j->login = igraph_col_str(db, p, row, IGRAPH_JCOL_LOGIN);
+    j->ig_user_id = igraph_col_str(db, p, row, IGRAPH_JCOL_IG_USER_ID);
+    j->media_type = igraph_media_parse(igraph_col_str(db, p, row, IGRAPH_JCOL_MEDIA_TYPE));
+    j->request = igraph_col_str(db, p, row, IGRAPH_JCOL_REQUEST);
+    j->creation_id = igraph_col_str(db, p, row, IGRAPH_JCOL_CREATION_ID);
+    j->children = igraph_col_str(db, p, row, IGRAPH_JCOL_CHILDREN);
+    j->media_id = igraph_col_str(db, p, row, IGRAPH_JCOL_MEDIA_ID);
+    j->permalink = igraph_col_str(db, p, row, IGRAPH_JCOL_PERMALINK);
+    j->error = igraph_col_str(db, p, row, IGRAPH_JCOL_ERROR);
+    j->error_message = igraph_col_str(db, p, row, IGRAPH_JCOL_ERROR_MESSAGE);
+    j->caption = igraph_col_str(db, p, row, IGRAPH_JCOL_CAPTION);
+    *out = j;
+    return APR_SUCCESS;
+}
+
+/* Reads every row of a job SELECT into an array (igraph_job_t*). */
+static apr_status_t igraph_jobs_read_all(igraph_db_t *db, apr_pool_t *p, apr_dbd_results_t *res,
+                                         apr_array_header_t **out)
+{
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *list = apr_array_make(p, 8, sizeof(igraph_job_t *));
+    igraph_job_t *j;
+    apr_status_t rv = APR_SUCCESS;
+
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rv == APR_SUCCESS && (rv = igraph_job_read(db, p, row, &j)) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(list, igraph_job_t *) = j;
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        *out = list;
+    }
+    return rv;
+}
+
+/* Runs a job SELECT expected to match at most one row; APR_NOTFOUND when it matched none. */
+static apr_status_t igraph_job_select_one(igraph_db_t *db, apr_pool_t *p, igraph_stmt_e st,
+                                          const char **args, int nargs, igraph_job_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_array_header_t *list;
+    apr_status_t rv;
+
+    if ((rv = igraph_store_select(db, p, st, &res, args, nargs)) != APR_SUCCESS ||
+        (rv = igraph_jobs_read_all(db, p, res, &list)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (list->nelts == 0) {
+        return APR_NOTFOUND;
+    }
+    *out = APR_ARRAY_IDX(list, 0, igraph_job_t *);
+    return APR_SUCCESS;
+}
+
+/* Runs a SELECT COUNT(*) statement. */
+static apr_status_t igraph_store_count(igraph_db_t *db, apr_pool_t *p, igraph_stmt_e st,
+                                       const char **args, int nargs, int *count)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t n = 0;
+    apr_status_t rv;
+    int rows = 0;
+
+    if ((rv = igraph_store_select(db, p, st, &res, args, nargs)) != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rows++ == 0) {
+            rv = igraph_col_i64(db, row, 0, &n);
+        }
+    }
+    if (rv == APR_SUCCESS && rows != 1) {
+        /* pgsql answers without a row when the server has gone away */
+        rv = igraph_store_fail(db, p, igraph_stmts[st].label, -1);
+    }
+    if (rv == APR_SUCCESS) {
+        *count = igraph_clamp_int(n);
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                     const char *idempotency_key, const char *media_key)
+{
+    const char *status;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!j || !j->id || !*j->id || !j->owner || !(status = igraph_job_status_str(j->status))) {
+        return APR_EINVAL;
+    }
+    if (idempotency_key && !*idempotency_key) {
+        idempotency_key = NULL;
+    }
+    {
+        const char *args[] = {j->id,
+                              igraph_i64(p, j->account_id),
+                              j->owner,
+                              j->login,
+                              j->ig_user_id,
+                              igraph_media_name(j->media_type),
+                              status,
+                              j->request,
+                              j->creation_id,
+                              j->children,
+                              igraph_itoa(p, j->n_children_expected),
+                              igraph_itoa(p, j->children_ready),
+                              j->media_id,
+                              j->permalink,
+                              j->error,
+                              j->error_message,
+                              igraph_i64(p, j->error_subcode),
+                              igraph_itoa(p, j->attempts),
+                              igraph_itoa(p, j->polls),
+                              igraph_itoa(p, j->publish_sent ? 1 : 0),
+                              igraph_i64(p, j->created_at),
+                              igraph_i64(p, j->updated_at),
+                              igraph_i64(p, j->publish_at),
+                              igraph_i64(p, j->next_at),
+                              igraph_i64(p, j->container_created_at),
+                              igraph_i64(p, j->deadline),
+                              j->caption,
+                              idempotency_key,
+                              media_key};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_INSERT, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* 0 rows: ON CONFLICT (owner, idempotency_key) skipped it (a NULL key never conflicts) */
+    return nrows == 1 ? APR_SUCCESS : APR_EEXIST;
+}
+
+apr_status_t igraph_store_job_get(igraph_db_t *db, apr_pool_t *p, const char *owner, const char *id,
+                                  igraph_job_t **out)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!id || !out) {
+        return APR_EINVAL;
+    }
+    if (!owner) {
+        const char *args[] = {id};
+        return igraph_job_select_one(db, p, IGRAPH_ST_JOB_GET_ANY, args, IGRAPH_NARGS(args), out);
+    }
+    {
+        const char *args[] = {id, owner};
+        return igraph_job_select_one(db, p, IGRAPH_ST_JOB_GET, args, IGRAPH_NARGS(args), out);
+    }
+}
+
+apr_status_t igraph_store_job_by_idempotency(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                             const char *key, igraph_job_t **out)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!owner || !key || !out) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {owner, key};
+        return igraph_job_select_one(db, p, IGRAPH_ST_JOB_BY_IDEMPOTENCY, args, IGRAPH_NARGS(args),
+                                     out);
+    }
+}
+
+apr_status_t igraph_store_job_find_duplicate(igraph_db_t *db, apr_pool_t *p, apr_int64_t account_id,
+                                             const char *media_key, igraph_job_t **out)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!media_key || !out) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, account_id), media_key};
+        return igraph_job_select_one(db, p, IGRAPH_ST_JOB_DUPLICATE, args, IGRAPH_NARGS(args), out);
+    }
+}
+
+apr_status_t igraph_store_jobs_list(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                    const char *status, apr_int64_t account_id, int limit,
+                                    apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    const char *sacc;
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!owner || !out || limit <= 0) {
+        return APR_EINVAL;
+    }
+    /* NULL arguments switch the filters off */
+    sacc = account_id ? igraph_i64(p, account_id) : NULL;
+    {
+        const char *args[] = {owner, status, status, sacc, sacc, igraph_itoa(p, limit)};
+        rv = igraph_store_select(db, p, IGRAPH_ST_JOB_LIST, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return igraph_jobs_read_all(db, p, res, out);
+}
+
+apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                   const char *holder)
+{
+    const char *status;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!j || !j->id || !holder || !(status = igraph_job_status_str(j->status))) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {status,
+                              j->creation_id,
+                              j->children,
+                              igraph_itoa(p, j->n_children_expected),
+                              igraph_itoa(p, j->children_ready),
+                              j->media_id,
+                              j->permalink,
+                              j->error,
+                              j->error_message,
+                              igraph_i64(p, j->error_subcode),
+                              igraph_itoa(p, j->attempts),
+                              igraph_itoa(p, j->polls),
+                              igraph_itoa(p, j->publish_sent ? 1 : 0),
+                              igraph_i64(p, j->updated_at),
+                              igraph_i64(p, j->publish_at),
+                              igraph_i64(p, j->next_at),
+                              igraph_i64(p, j->container_created_at),
+                              igraph_i64(p, j->deadline),
+                              j->caption,
+                              j->id,
+                              holder};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_SAVE, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* 0 rows: the claim was lost (taken over after expiry, or dropped by a cancel), or the job
+     * is gone */
+    return nrows == 1 ? APR_SUCCESS : APR_EBUSY;
+}
+
+apr_status_t igraph_store_job_cancel(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                     const char *id, apr_int64_t now)
+{
+    igraph_job_t *cur;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!owner || !id) {
+        return APR_EINVAL;
+    }
+    {
+        const char *snow = igraph_i64(p, now);
+        const char *args[] = {snow, id, owner, snow};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_CANCEL, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (nrows == 1) {
+        return APR_SUCCESS;
+    }
+    /* Nothing written: say whether the job is missing or just not cancellable (now). */
+    rv = igraph_store_job_get(db, p, owner, id, &cur);
+    return rv == APR_SUCCESS ? APR_EBUSY : rv;
+}
+
+apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now, int limit,
+                                   apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!out || limit <= 0) {
+        return APR_EINVAL;
+    }
+    {
+        const char *snow = igraph_i64(p, now);
+        const char *args[] = {snow, snow, igraph_itoa(p, limit)};
+        rv = igraph_store_select(db, p, IGRAPH_ST_JOB_DUE, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return igraph_jobs_read_all(db, p, res, out);
+}
+
+apr_status_t igraph_store_jobs_next_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t *next_at)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t v = 0;
+    apr_status_t rv;
+    int rows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!next_at) {
+        return APR_EINVAL;
+    }
+    if ((rv = igraph_store_select(db, p, IGRAPH_ST_JOB_NEXT_DUE, &res, NULL, 0)) != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rows++ == 0) {
+            rv = igraph_col_i64(db, row, 0, &v); /* MIN over no rows is NULL: 0 */
+        }
+    }
+    if (rv == APR_SUCCESS && rows != 1) {
+        rv = igraph_store_fail(db, p, igraph_stmts[IGRAPH_ST_JOB_NEXT_DUE].label, -1);
+    }
+    if (rv == APR_SUCCESS) {
+        *next_at = v;
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_job_claim(igraph_db_t *db, apr_pool_t *p, const char *id,
+                                    const char *holder, apr_int64_t now, apr_int64_t until)
+{
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!id || !holder) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {holder, igraph_i64(p, until), id, holder, igraph_i64(p, now)};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_CLAIM, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return nrows == 1 ? APR_SUCCESS : APR_EBUSY;
+}
+
+apr_status_t igraph_store_job_unclaim(igraph_db_t *db, apr_pool_t *p, const char *id,
+                                      const char *holder)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!id || !holder) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {id, holder};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_UNCLAIM, NULL, args, IGRAPH_NARGS(args));
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_jobs_release(igraph_db_t *db, apr_pool_t *p, const char *holder)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!holder) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {holder};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_RELEASE, NULL, args, IGRAPH_NARGS(args));
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_jobs_in_flight(igraph_db_t *db, apr_pool_t *p, apr_int64_t account_id,
+                                         int *count)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!count) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, account_id)};
+        return igraph_store_count(db, p, IGRAPH_ST_JOB_IN_FLIGHT, args, IGRAPH_NARGS(args), count);
+    }
+}
+
+apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
+                                               apr_int64_t account_id, apr_int64_t since,
+                                               int *count)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!count) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, account_id), igraph_i64(p, since)};
+        return igraph_store_count(db, p, IGRAPH_ST_JOB_PUBLISHED_SINCE, args, IGRAPH_NARGS(args),
+                                  count);
+    }
 }

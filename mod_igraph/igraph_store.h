@@ -1,4 +1,5 @@
-/* igraph_store.h: account state in SQL through apr_dbd (SQLite by default, PostgreSQL too).
+/* igraph_store.h: account state and publish jobs in SQL through apr_dbd (SQLite by default,
+ * PostgreSQL too).
  *
  * The store owns the schema (created and migrated on first use of every new connection, under
  * BEGIN IMMEDIATE on SQLite / an advisory transaction lock on PostgreSQL, retried when another
@@ -22,8 +23,9 @@
 #include <apr_dbd.h>
 
 #include "igraph_crypto.h"
+#include "igraph_job.h"
 
-#define IGRAPH_SCHEMA_VERSION 2
+#define IGRAPH_SCHEMA_VERSION 3
 
 /* Mirrors mod_dbd's ap_dbd_t (same members) so the glue can hand one in without the core
  * depending on mod_dbd.h; unit tests fill it from apr_dbd_open directly. */
@@ -82,6 +84,16 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
                                              const char *last_error);
 apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                          apr_int64_t id);
+/* Resolves the "account" of a publish request among owner's accounts. ref all digits: our id
+ * (when it fits in 64 bits) or the ig_user_id (our id wins if both match); otherwise a username,
+ * case-insensitively (ASCII), a leading '@' ignored ("@123" is the username "123"). When one
+ * username matches several rows (the same IG account linked through both logins), an active one
+ * is preferred, then the most recently updated. APR_NOTFOUND when none. */
+apr_status_t igraph_store_account_find(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                       const char *ref, igraph_account_t **out);
+/* owner's accounts with status "active", oldest first (array of igraph_account_t*). */
+apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                          apr_array_header_t **out);
 /* Decrypts one of the account's tokens; NULL when absent or when it cannot be opened. */
 const char *igraph_store_account_token(apr_pool_t *p, const igraph_key_t *key,
                                        const igraph_account_t *a, igraph_token_kind_e kind);
@@ -148,5 +160,60 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
 apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
                                                  const char *status, const char *last_error,
                                                  apr_int64_t next_refresh_at);
+
+/* ---- publish jobs (schema v3) ----------------------------------------------------------- */
+/* Table jobs: every igraph_job_t field, plus idempotency_key, media_key (duplicate detection),
+ * claimed_by / claim_until (worker claims). UNIQUE(owner, idempotency_key) (NULL keys allowed
+ * many times). Indexes for the due query (next_at), per-account listing and duplicates. */
+
+/* Inserts a new job (j->id set by the caller: an unguessable token). APR_EEXIST when the owner
+ * already has a job with that idempotency_key (nothing inserted). A NULL or "" key is no key. */
+apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                     const char *idempotency_key, const char *media_key);
+/* owner NULL: any owner (worker). APR_NOTFOUND when missing or another owner's. */
+apr_status_t igraph_store_job_get(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                  const char *id, igraph_job_t **out);
+apr_status_t igraph_store_job_by_idempotency(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                             const char *key, igraph_job_t **out);
+/* The newest job of that account with that media_key whose status is not failed or cancelled;
+ * APR_NOTFOUND when none. */
+apr_status_t igraph_store_job_find_duplicate(igraph_db_t *db, apr_pool_t *p,
+                                             apr_int64_t account_id, const char *media_key,
+                                             igraph_job_t **out);
+/* owner's jobs, newest first; status NULL = any, account_id 0 = any; at most limit. */
+apr_status_t igraph_store_jobs_list(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                    const char *status, apr_int64_t account_id, int limit,
+                                    apr_array_header_t **out);
+/* Writes every mutable field of j back (status, ids, counters, times, error, caption ...), only
+ * while holder holds the claim: APR_EBUSY otherwise (nothing written). Not written (fixed at
+ * insert): id, account_id, owner, login, ig_user_id, media_type, request, created_at. updated_at
+ * is written as j has it. */
+apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                   const char *holder);
+/* Cancels owner's job if it is not final, has publish_sent = 0 and nobody holds a live claim:
+ * APR_SUCCESS; APR_NOTFOUND (missing / other owner); APR_EBUSY (claimed right now, or too late:
+ * published, publishing with publish_sent, failed, cancelled). Cancelling also drops an expired
+ * claim, so a late save by that worker gets APR_EBUSY instead of undoing the cancel. */
+apr_status_t igraph_store_job_cancel(igraph_db_t *db, apr_pool_t *p, const char *owner,
+                                     const char *id, apr_int64_t now);
+/* Jobs with 0 < next_at <= now and no live claim, soonest first, at most limit. */
+apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now, int limit,
+                                   apr_array_header_t **out);
+/* Smallest next_at > 0 over all jobs (0 when none): when the worker must wake next. */
+apr_status_t igraph_store_jobs_next_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t *next_at);
+/* Same claim semantics as accounts (APR_EBUSY when someone else holds a live claim). */
+apr_status_t igraph_store_job_claim(igraph_db_t *db, apr_pool_t *p, const char *id,
+                                    const char *holder, apr_int64_t now, apr_int64_t until);
+apr_status_t igraph_store_job_unclaim(igraph_db_t *db, apr_pool_t *p, const char *id,
+                                      const char *holder);
+/* Releases every job claim held by holder (a stopping worker). */
+apr_status_t igraph_store_jobs_release(igraph_db_t *db, apr_pool_t *p, const char *holder);
+/* Jobs of the account in flight (status processing or publishing). */
+apr_status_t igraph_store_jobs_in_flight(igraph_db_t *db, apr_pool_t *p, apr_int64_t account_id,
+                                         int *count);
+/* Successful publishes of the account since `since` (status published, updated_at >= since). */
+apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
+                                               apr_int64_t account_id, apr_int64_t since,
+                                               int *count);
 
 #endif

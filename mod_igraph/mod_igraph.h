@@ -7,12 +7,14 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <apr_dbd.h>
+#include <apr_thread_proc.h>
 #include <mod_dbd.h>
 
 #include "igraph_crypto.h"
 #include "igraph_graph.h"
 #include "igraph_store.h"
 #include "igraph_refresh.h"
+#include "igraph_job.h"
 
 extern module AP_MODULE_DECLARE_DATA igraph_module;
 
@@ -41,6 +43,10 @@ typedef enum {
 #define MIG_MAX_BODY 65536     /* request bodies we read */
 #define MIG_DEFAULT_REFRESH_BEFORE (15 * 86400)
 #define MIG_DEFAULT_INTERVAL 60
+#define MIG_DEFAULT_PUBLISH_WAIT 180
+#define MIG_DEFAULT_PUBLISH_TIMEOUT 600
+#define MIG_DEFAULT_CONCURRENCY 2
+#define MIG_DEFAULT_MAX_RISK 0.2
 
 typedef struct mig_srv_cfg {
     const char *app_id, *app_secret;       /* Facebook Login */
@@ -54,17 +60,32 @@ typedef struct mig_srv_cfg {
     int require_user;                      /* -1 unset */
     apr_int64_t refresh_before;            /* seconds, -1 unset (default 15 days) */
     apr_int64_t maintenance_interval;      /* seconds, -1 unset (default 60 s) */
+    apr_int64_t publish_wait;              /* seconds, -1 unset (default 180 s) */
+    apr_int64_t publish_timeout;           /* seconds, -1 unset (default 600 s) */
+    int publish_concurrency;               /* jobs in flight per account, -1 unset (2) */
+    const char *affiliate_hosts;           /* comma list or NULL */
+    double max_risk;                       /* -1 unset (0.2) */
+    int require_license;                   /* -1 unset (Off) */
     /* filled in post_config */
     igraph_key_t *key;                     /* NULL when it could not be loaded */
     const char *key_error;
     int sandbox;                           /* endpoints point away from Meta's hosts */
     const char *storage_problem;           /* why mod_dbd cannot serve us, or NULL */
+    apr_hash_t *assets;                    /* name -> mig_asset, read at start-up */
 } mig_srv_cfg;
 
 typedef struct mig_dir_cfg {
     const char *base;                      /* path of the outermost section (mount point) */
     int require_user;                      /* -1 unset */
 } mig_dir_cfg;
+
+/* A UI file from IGraphAssetsDir, read once by the parent at start-up (the children may not be
+ * allowed to read the source tree, and a hash lookup beats the file system). */
+typedef struct mig_asset {
+    const char *data;
+    apr_size_t len;
+    const char *type;
+} mig_asset;
 
 /* mod_igraph_config.c */
 extern const command_rec mig_cmds[];
@@ -89,6 +110,20 @@ void mig_worker_register_hooks(apr_pool_t *p);
 igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool_t *p,
                                         const igraph_account_t *a, int force,
                                         volatile int *abort_flag, const char **detail);
+
+/* mod_igraph_jobs.c: running publish jobs (worker side) */
+/* Runs every due job step; returns the number of steps dispatched. */
+int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char *holder,
+                      volatile int *stop);
+apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s);
+/* Stops the pool (running steps finish) and releases holder's job claims. */
+void mig_jobs_stop(server_rec *s, const char *holder);
+/* Runs fn on the job thread pool with a task {own pool, data}; fn destroys task->pool. */
+typedef struct mig_job_task_t {
+    apr_pool_t *pool;
+    void *data;
+} mig_job_task_t;
+apr_status_t mig_jobs_push(apr_thread_start_t fn, void *data);
 
 /* mod_igraph_routes.c */
 int mig_handler(request_rec *r);

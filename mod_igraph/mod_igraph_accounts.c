@@ -309,6 +309,54 @@ static void action_form(mig_req *q, const igraph_account_t *a, const char *verb,
              csrf, cls, verb, label);
 }
 
+/* At most n bytes of s, cut on a UTF-8 character boundary. */
+static const char *utf8_prefix(apr_pool_t *p, const char *s, apr_size_t n)
+{
+    apr_size_t len = strlen(s);
+    if (len <= n) {
+        return s;
+    }
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) {
+        n--;
+    }
+    return apr_pstrcat(p, apr_pstrndup(p, s, n), "\xe2\x80\xa6", NULL);
+}
+
+/* The account's last few posts, newest first. */
+static void recent_jobs(mig_req *q, const igraph_account_t *a)
+{
+    apr_array_header_t *jobs;
+    int i;
+
+    if (!q->db || igraph_store_jobs_list(q->db, q->r->pool, q->owner, NULL, a->id, 5, &jobs) !=
+                      APR_SUCCESS ||
+        jobs->nelts == 0) {
+        return;
+    }
+    mig_html(q, "<ul class=\"jobs\">");
+    for (i = 0; i < jobs->nelts; i++) {
+        const igraph_job_t *j = APR_ARRAY_IDX(jobs, i, const igraph_job_t *);
+        const char *st = igraph_job_status_name(j->status);
+        mig_html(q, "<li class=\"job\" data-job=\"%s\"><span class=\"badge job-%s\">%s</span> "
+                    "<span class=\"kind\">%s</span> <span class=\"muted\">%s</span>",
+                 j->id, st, st, igraph_media_name(j->media_type),
+                 apr_pstrndup(q->r->pool, igraph_iso8601(q->r->pool, j->created_at), 16));
+        if (j->permalink && igraph_is_http_url(j->permalink)) {
+            mig_html(q, " <a href=\"%s\" rel=\"noopener noreferrer\">view post</a>",
+                     j->permalink);
+        }
+        if (j->error) {
+            mig_html(q, " <span class=\"last-error\">%s</span>", j->error);
+        }
+        if (j->caption && *j->caption) {
+            mig_html(q, "<div class=\"caption\">%s</div>",
+                     utf8_prefix(q->r->pool, j->caption, 120));
+        }
+        mig_html(q, "</li>");
+    }
+    mig_html(q, "</ul>");
+}
+
 static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf)
 {
     apr_pool_t *p = q->r->pool;
@@ -357,7 +405,9 @@ static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf
         action_form(q, a, "disable", "Disable", "", csrf);
     }
     action_form(q, a, "remove", "Remove", "danger", csrf);
-    mig_html(q, "</div></li>\n");
+    mig_html(q, "</div>");
+    recent_jobs(q, a);
+    mig_html(q, "</li>\n");
 }
 
 int mig_accounts_page(mig_req *q)

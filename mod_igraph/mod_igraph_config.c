@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_lib.h>
 #include <apr_file_io.h>
 #include <apr_file_info.h>
 #include <http_core.h>
@@ -52,6 +53,11 @@ void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->require_user = -1;
     c->refresh_before = -1;
     c->maintenance_interval = -1;
+    c->publish_wait = -1;
+    c->publish_timeout = -1;
+    c->publish_concurrency = -1;
+    c->max_risk = -1;
+    c->require_license = -1;
     return c;
 }
 
@@ -79,6 +85,15 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     c->refresh_before = (add->refresh_before != -1) ? add->refresh_before : base->refresh_before;
     c->maintenance_interval = (add->maintenance_interval != -1) ? add->maintenance_interval
                                                                 : base->maintenance_interval;
+    c->publish_wait = (add->publish_wait != -1) ? add->publish_wait : base->publish_wait;
+    c->publish_timeout = (add->publish_timeout != -1) ? add->publish_timeout
+                                                      : base->publish_timeout;
+    c->publish_concurrency = (add->publish_concurrency != -1) ? add->publish_concurrency
+                                                              : base->publish_concurrency;
+    c->max_risk = (add->max_risk >= 0) ? add->max_risk : base->max_risk;
+    c->require_license = (add->require_license != -1) ? add->require_license
+                                                      : base->require_license;
+    MERGE(affiliate_hosts);
     return c;
 }
 
@@ -370,29 +385,86 @@ static const char *set_require_user(cmd_parms *cmd, void *dc, int flag)
     return NULL;
 }
 
+/* Durations: cmd->info is the offset of the apr_int64_t slot; limits per directive. */
 static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
 {
     mig_srv_cfg *c = cmd_srv(cmd);
-    apr_int64_t secs;
+    apr_size_t off = (apr_size_t)cmd->info;
+    apr_int64_t secs, lo = 1, hi = 59 * 86400;
+
     if (igraph_parse_duration(arg, &secs) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool,
                             "%s: '%s' is not a duration (a positive number of seconds, or a "
                             "number with an s, m, h or d suffix, e.g. 15d)",
                             cmd->cmd->name, arg);
     }
-    if (cmd->info) {
-        if (secs < 1 || secs > 86400) {
-            return apr_psprintf(cmd->pool, "%s must be between 1s and 1d", cmd->cmd->name);
-        }
-        c->maintenance_interval = secs;
+    if (off == APR_OFFSETOF(mig_srv_cfg, maintenance_interval)) {
+        hi = 86400;
     }
-    else {
-        if (secs > 59 * 86400) {
-            return apr_psprintf(cmd->pool, "%s must be shorter than a token's 60-day life",
-                                cmd->cmd->name);
-        }
-        c->refresh_before = secs;
+    else if (off == APR_OFFSETOF(mig_srv_cfg, publish_wait)) {
+        hi = 900;
     }
+    else if (off == APR_OFFSETOF(mig_srv_cfg, publish_timeout)) {
+        lo = 10;
+        hi = 86400;
+    }
+    if (secs < lo || secs > hi) {
+        return apr_psprintf(cmd->pool, "%s must be between %" APR_INT64_T_FMT "s and %"
+                            APR_INT64_T_FMT "s", cmd->cmd->name, lo, hi);
+    }
+    *(apr_int64_t *)((char *)c + off) = secs;
+    return NULL;
+}
+
+static const char *set_concurrency(cmd_parms *cmd, void *dc, const char *arg)
+{
+    apr_int64_t n;
+    if (igraph_parse_int64(arg, &n) != APR_SUCCESS || n < 1 || n > 50) {
+        return apr_psprintf(cmd->pool, "%s must be a number from 1 to 50", cmd->cmd->name);
+    }
+    cmd_srv(cmd)->publish_concurrency = (int)n;
+    return NULL;
+}
+
+static const char *set_max_risk(cmd_parms *cmd, void *dc, const char *arg)
+{
+    char *end = NULL;
+    double v = strtod(arg, &end);
+    if (!*arg || !end || *end || !(v >= 0.0 && v <= 1.0)) {
+        return apr_psprintf(cmd->pool, "%s must be a number from 0 to 1", cmd->cmd->name);
+    }
+    cmd_srv(cmd)->max_risk = v;
+    return NULL;
+}
+
+static const char *set_affiliate_hosts(cmd_parms *cmd, void *dc, const char *args)
+{
+    apr_array_header_t *hosts = apr_array_make(cmd->pool, 8, sizeof(const char *));
+    const char *w;
+    while (*(w = ap_getword_conf(cmd->temp_pool, &args))) {
+        apr_array_header_t *parts = igraph_split_csv(cmd->pool, w);
+        int i;
+        for (i = 0; i < parts->nelts; i++) {
+            const char *h = APR_ARRAY_IDX(parts, i, const char *), *q;
+            for (q = h; *q; q++) {
+                if (!apr_isalnum(*q) && *q != '.' && *q != '-') {
+                    return apr_psprintf(cmd->pool, "%s: '%s' is not a host name",
+                                        cmd->cmd->name, h);
+                }
+            }
+            APR_ARRAY_PUSH(hosts, const char *) = apr_pstrdup(cmd->pool, h);
+        }
+    }
+    if (hosts->nelts == 0) {
+        return apr_psprintf(cmd->pool, "%s needs at least one host", cmd->cmd->name);
+    }
+    cmd_srv(cmd)->affiliate_hosts = apr_array_pstrcat(cmd->pool, hosts, ',');
+    return NULL;
+}
+
+static const char *set_require_license(cmd_parms *cmd, void *dc, int flag)
+{
+    cmd_srv(cmd)->require_license = flag;
     return NULL;
 }
 
@@ -423,10 +495,26 @@ const command_rec mig_cmds[] = {
                   "file with the 32-byte AES-256-GCM key that encrypts tokens at rest"),
     AP_INIT_TAKE1("IGraphAssetsDir", set_assets_dir, NULL, RSRC_CONF,
                   "directory of the UI assets (htdocs/ of the source tree)"),
-    AP_INIT_TAKE1("IGraphRefreshBefore", set_duration, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphRefreshBefore", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, refresh_before), RSRC_CONF,
                   "refresh tokens that expire within this duration (default 15d)"),
-    AP_INIT_TAKE1("IGraphMaintenanceInterval", set_duration, (void *)1, RSRC_CONF,
+    AP_INIT_TAKE1("IGraphMaintenanceInterval", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, maintenance_interval), RSRC_CONF,
                   "how often the maintenance thread wakes up (default 60s)"),
+    AP_INIT_TAKE1("IGraphPublishWait", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, publish_wait), RSRC_CONF,
+                  "how long POST /reels/publish waits for the result (default 180s)"),
+    AP_INIT_TAKE1("IGraphPublishTimeout", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, publish_timeout), RSRC_CONF,
+                  "how long a job may wait for Meta to process its media (default 10m)"),
+    AP_INIT_TAKE1("IGraphPublishConcurrency", set_concurrency, NULL, RSRC_CONF,
+                  "publish jobs in flight per account (default 2)"),
+    AP_INIT_RAW_ARGS("IGraphAffiliateHosts", set_affiliate_hosts, NULL, RSRC_CONF,
+                     "hosts whose links in a caption need #ad"),
+    AP_INIT_TAKE1("IGraphMaxRisk", set_max_risk, NULL, RSRC_CONF,
+                  "refuse posts whose declared risk is at least this (0..1, default 0.2)"),
+    AP_INIT_FLAG("IGraphRequireLicense", set_require_license, NULL, RSRC_CONF,
+                 "On: posts must declare a license (default Off)"),
     AP_INIT_FLAG("IGraphRequireUser", set_require_user, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: accounts and publishing need an authenticated Apache user"),
     {NULL},
@@ -500,6 +588,66 @@ static int host_is_meta(const char *url)
     return 0;
 }
 
+static const char *asset_type(const char *name)
+{
+    static const char *const types[][2] = {
+        {".css", "text/css; charset=utf-8"}, {".svg", "image/svg+xml"},
+        {".png", "image/png"},               {".ico", "image/x-icon"},
+        {NULL, NULL},
+    };
+    const char *dot = strrchr(name, '.');
+    int i;
+    for (i = 0; dot && types[i][0]; i++) {
+        if (!strcmp(dot, types[i][0])) {
+            return types[i][1];
+        }
+    }
+    return NULL;
+}
+
+/* Reads the UI files (known types, plain names, <= 1 MiB) into pconf. */
+static apr_hash_t *load_assets(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                               const char *dir)
+{
+    apr_hash_t *h = apr_hash_make(pconf);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+
+    if (apr_dir_open(&d, dir, ptemp) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0009: cannot read IGraphAssetsDir %s",
+                     dir);
+        return h;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_SIZE, d) ==
+           APR_SUCCESS) {
+        const char *type = asset_type(fi.name), *path;
+        mig_asset *as;
+        apr_file_t *f;
+        apr_size_t n;
+        char *buf;
+
+        if (!type || fi.name[0] == '.' || fi.filetype != APR_REG || fi.size > 1024 * 1024) {
+            continue;
+        }
+        path = apr_pstrcat(ptemp, dir, "/", fi.name, NULL);
+        if (apr_file_open(&f, path, APR_FOPEN_READ, 0, ptemp) != APR_SUCCESS) {
+            continue;
+        }
+        n = (apr_size_t)fi.size;
+        buf = apr_palloc(pconf, n + 1);
+        if (apr_file_read_full(f, buf, n, &n) == APR_SUCCESS) {
+            as = apr_palloc(pconf, sizeof(*as));
+            as->data = buf;
+            as->len = n;
+            as->type = type;
+            apr_hash_set(h, apr_pstrdup(pconf, fi.name), APR_HASH_KEY_STRING, as);
+        }
+        apr_file_close(f);
+    }
+    apr_dir_close(d);
+    return h;
+}
+
 static apr_status_t zero_key(void *data)
 {
     igraph_secure_zero(data, sizeof(igraph_key_t));
@@ -550,6 +698,21 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         if (c->maintenance_interval < 0) {
             c->maintenance_interval = MIG_DEFAULT_INTERVAL;
         }
+        if (c->publish_wait < 0) {
+            c->publish_wait = MIG_DEFAULT_PUBLISH_WAIT;
+        }
+        if (c->publish_timeout < 0) {
+            c->publish_timeout = MIG_DEFAULT_PUBLISH_TIMEOUT;
+        }
+        if (c->publish_concurrency < 0) {
+            c->publish_concurrency = MIG_DEFAULT_CONCURRENCY;
+        }
+        if (c->max_risk < 0) {
+            c->max_risk = MIG_DEFAULT_MAX_RISK;
+        }
+        if (c->require_license < 0) {
+            c->require_license = 0;
+        }
         c->sandbox = 0;
         for (i = 0; i < MIG_EP_COUNT; i++) {
             if (!c->endpoints[i]) {
@@ -561,6 +724,9 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         }
         if (!c->key_file) {
             c->key_file = ap_server_root_relative(pconf, MIG_DEFAULT_KEY_FILE);
+        }
+        if (c->assets_dir) {
+            c->assets = load_assets(pconf, ptemp, vs, c->assets_dir);
         }
         c->key = load_key(pconf, vs, c->key_file, keys, &err);
         if (!c->key) {

@@ -67,102 +67,22 @@ static int parse_id_route(const char *s, apr_int64_t *id, const char **verb)
     return strchr(*verb, '/') == NULL;
 }
 
-static const char *asset_type(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot) {
-        return NULL;
-    }
-    if (!strcmp(dot, ".css")) {
-        return "text/css; charset=utf-8";
-    }
-    if (!strcmp(dot, ".svg")) {
-        return "image/svg+xml";
-    }
-    if (!strcmp(dot, ".png")) {
-        return "image/png";
-    }
-    if (!strcmp(dot, ".ico")) {
-        return "image/x-icon";
-    }
-    return NULL;
-}
-
 static int serve_asset(mig_req *q, const char *name)
 {
     request_rec *r = q->r;
-    const char *type = asset_type(name), *s, *path;
-    apr_file_t *f;
-    apr_finfo_t fi;
-    apr_size_t n;
-    char *buf;
-
-    for (s = name; *s; s++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.') {
-            return not_found(q);
-        }
-    }
-    if (!type || name[0] == '.' || !q->c->assets_dir) {
+    const mig_asset *as = q->c->assets ? apr_hash_get(q->c->assets, name, APR_HASH_KEY_STRING)
+                                       : NULL;
+    if (!as) {
         return not_found(q);
     }
-    path = apr_pstrcat(r->pool, q->c->assets_dir, "/", name, NULL);
-    if (apr_file_open(&f, path, APR_FOPEN_READ, 0, r->pool) != APR_SUCCESS) {
-        return not_found(q);
-    }
-    if (apr_file_info_get(&fi, APR_FINFO_SIZE, f) != APR_SUCCESS || fi.size > 1024 * 1024) {
-        apr_file_close(f);
-        return not_found(q);
-    }
-    n = (apr_size_t)fi.size;
-    buf = apr_palloc(r->pool, n + 1);
-    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS && n != (apr_size_t)fi.size) {
-        apr_file_close(f);
-        return not_found(q);
-    }
-    apr_file_close(f);
-    ap_set_content_type(r, type);
+    ap_set_content_type(r, as->type);
     apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=3600");
     apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
-    ap_set_content_length(r, n);
+    ap_set_content_length(r, as->len);
     if (!r->header_only) {
-        ap_rwrite(buf, (int)n, r);
+        ap_rwrite(as->data, (int)as->len, r);
     }
     return OK;
-}
-
-/* The seed's publish contract: without a Meta app or without a connected account the answer is
- * 400 meta_ig_not_connected, never a crash. The publishing pipeline itself is a later step. */
-static int publish_route(mig_req *q)
-{
-    apr_array_header_t *list;
-    igraph_db_t *db;
-    int i;
-
-    if (q->r->method_number != M_POST) {
-        return method_not_allowed(q, "POST");
-    }
-    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "meta_ig_not_connected",
-                              "no Instagram account is connected: no Meta app is configured on "
-                              "this server");
-    }
-    if (!(db = mig_db(q))) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the account database is not available");
-    }
-    if (igraph_store_accounts_list(db, q->r->pool, q->owner, &list) != APR_SUCCESS) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the account database is not available");
-    }
-    for (i = 0; i < list->nelts; i++) {
-        if (mig_account_can_publish(APR_ARRAY_IDX(list, i, igraph_account_t *))) {
-            return mig_json_error(q, HTTP_NOT_IMPLEMENTED, "not_implemented",
-                                  "publishing is not available in this build yet");
-        }
-    }
-    return mig_json_error(q, HTTP_BAD_REQUEST, "meta_ig_not_connected",
-                          "no connected Instagram account can publish; connect one at the "
-                          "accounts page first");
 }
 
 static int dispatch(mig_req *q)
@@ -195,8 +115,9 @@ static int dispatch(mig_req *q)
     if (!strncmp(route, "/api/accounts/", 13) && parse_id_route(route + 13, &id, &verb)) {
         return mig_api_account(q, id, verb);
     }
-    if (!strcmp(route, "/reels/publish") || !strcmp(route, "/publish")) {
-        return publish_route(q);
+    if (!strcmp(route, "/reels/publish") || !strcmp(route, "/publish") ||
+        !strncmp(route, "/publish/", 9)) {
+        return mig_publish_route(q);
     }
     return not_found(q);
 }

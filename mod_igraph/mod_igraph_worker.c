@@ -20,6 +20,7 @@
 #include <apr_thread_cond.h>
 #include <apr_global_mutex.h>
 #include <apr_optional.h>
+#include <apr_atomic.h>
 #include <http_core.h>
 #include <ap_mpm.h>
 #include <util_mutex.h>
@@ -44,6 +45,7 @@ typedef struct mig_worker {
     apr_thread_cond_t *cv;
     volatile int stop;
     int leader;                 /* holds worker_mutex */
+    volatile apr_uint32_t sweeping; /* a token sweep task is queued or running */
     const char *holder;         /* "host:pid" for leases and claims */
 } mig_worker;
 
@@ -75,38 +77,36 @@ igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool
     return igraph_refresh_account(&ctx, p, a, detail);
 }
 
+static void db_from(igraph_db_t *db, ap_dbd_t *d)
+{
+    db->handle = d->handle;
+    db->driver = d->driver;
+    db->prepared = d->prepared;
+    db->pool = d->pool;
+}
+
+static int worker_usable(const mig_srv_cfg *c)
+{
+    return c->key && !c->storage_problem && (mig_fb_configured(c) || mig_ig_configured(c));
+}
+
 /* One sweep over the accounts whose tokens are due. */
-static void sweep(mig_worker *w, apr_pool_t *p)
+static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db)
 {
     mig_srv_cfg *c = mig_srv(w->s);
-    ap_dbd_t *d;
-    igraph_db_t db;
     apr_array_header_t *due;
     apr_int64_t now = igraph_now();
     int i, refreshed = 0, failed = 0, reauth = 0;
 
-    if (!c->key || c->storage_problem || (!mig_fb_configured(c) && !mig_ig_configured(c))) {
-        return;
-    }
-    if (!dbd_open || !(d = dbd_open(p, w->s))) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s, "IG0050: maintenance: no database");
-        return;
-    }
-    db.handle = d->handle;
-    db.driver = d->driver;
-    db.prepared = d->prepared;
-    db.pool = d->pool;
-    if (igraph_store_ready(&db, p) != APR_SUCCESS ||
-        igraph_store_lease(&db, p, "maintenance", w->holder, now,
+    if (igraph_store_lease(db, p, "maintenance", w->holder, now,
                            3 * c->maintenance_interval + 30) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
                      "IG0051: maintenance: another server holds the lease");
-        dbd_close(w->s, d);
         return;
     }
-    if (igraph_store_accounts_due(&db, p, now, c->refresh_before, WORKER_BATCH, &due) !=
+    if (igraph_store_accounts_due(db, p, now, c->refresh_before, WORKER_BATCH, &due) !=
         APR_SUCCESS) {
-        dbd_close(w->s, d);
+        igraph_store_lease_release(db, p, "maintenance", w->holder);
         return;
     }
     for (i = 0; i < due->nelts && !w->stop; i++) {
@@ -114,12 +114,12 @@ static void sweep(mig_worker *w, apr_pool_t *p)
         const char *detail = NULL;
         igraph_refresh_result_e res;
 
-        if (igraph_store_account_claim(&db, p, a->id, w->holder, igraph_now(),
+        if (igraph_store_account_claim(db, p, a->id, w->holder, igraph_now(),
                                        igraph_now() + CLAIM_TTL) != APR_SUCCESS) {
             continue;
         }
-        res = mig_refresh_one(w->s, &db, p, a, 0, &w->stop, &detail);
-        igraph_store_account_unclaim(&db, p, a->id, w->holder);
+        res = mig_refresh_one(w->s, db, p, a, 0, &w->stop, &detail);
+        igraph_store_account_unclaim(db, p, a->id, w->holder);
         switch (res) {
         case IGRAPH_REFRESHED:
             refreshed++;
@@ -147,7 +147,53 @@ static void sweep(mig_worker *w, apr_pool_t *p)
     }
     /* held only while sweeping: after a graceful restart the next generation's worker must
      * not wait for the lease to time out */
-    igraph_store_lease_release(&db, p, "maintenance", w->holder);
+    igraph_store_lease_release(db, p, "maintenance", w->holder);
+}
+
+/* The token sweep runs as a task of the job thread pool, so a slow refresh never delays
+ * publish steps; w->sweeping keeps it to one at a time. */
+static void *APR_THREAD_FUNC sweep_task(apr_thread_t *t, void *data)
+{
+    mig_job_task_t *task = data;
+    mig_worker *w = task->data;
+    ap_dbd_t *d;
+    igraph_db_t db;
+
+    if (!w->stop && (d = dbd_open(task->pool, w->s))) {
+        db_from(&db, d);
+        if (igraph_store_ready(&db, task->pool) == APR_SUCCESS) {
+            sweep(w, task->pool, &db);
+        }
+        dbd_close(w->s, d);
+    }
+    apr_atomic_set32(&w->sweeping, 0);
+    apr_pool_destroy(task->pool);
+    return NULL;
+}
+
+/* Every second: hand due publish steps to the pool; every IGraphMaintenanceInterval: a token
+ * sweep. */
+static void tick(mig_worker *w, apr_pool_t *p, int sweep_due)
+{
+    ap_dbd_t *d;
+    igraph_db_t db;
+
+    if (!worker_usable(mig_srv(w->s))) {
+        return;
+    }
+    if (sweep_due && apr_atomic_cas32(&w->sweeping, 1, 0) == 0) {
+        if (mig_jobs_push(sweep_task, w) != APR_SUCCESS) {
+            apr_atomic_set32(&w->sweeping, 0);
+        }
+    }
+    if (!(d = dbd_open(p, w->s))) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s, "IG0050: maintenance: no database");
+        return;
+    }
+    db_from(&db, d);
+    if (igraph_store_ready(&db, p) == APR_SUCCESS) {
+        mig_jobs_dispatch(w->s, p, &db, w->holder, &w->stop);
+    }
     dbd_close(w->s, d);
 }
 
@@ -157,9 +203,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
     mig_srv_cfg *c = mig_srv(w->s);
     apr_allocator_t *alloc;
     apr_pool_t *tp;
-    apr_interval_time_t wait = apr_time_from_sec(c->maintenance_interval < 2
-                                                     ? c->maintenance_interval
-                                                     : 2);
+    apr_time_t next_sweep = apr_time_now() + apr_time_from_sec(1);
 
     /* own allocator: prefork's child allocator has no mutex */
     apr_allocator_create(&alloc);
@@ -169,12 +213,12 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
 
     apr_thread_mutex_lock(w->mx);
     while (!w->stop) {
-        apr_thread_cond_timedwait(w->cv, w->mx, wait);
+        /* a second: new jobs start within about a second whichever child accepted them */
+        apr_thread_cond_timedwait(w->cv, w->mx, apr_time_from_sec(1));
         if (w->stop) {
             break;
         }
         apr_thread_mutex_unlock(w->mx);
-        wait = apr_time_from_sec(c->maintenance_interval);
         if (!w->leader) {
             w->leader = (apr_global_mutex_trylock(worker_mutex) == APR_SUCCESS);
             if (w->leader) {
@@ -184,13 +228,19 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
             }
         }
         if (w->leader) {
-            sweep(w, tp);
+            apr_time_t now = apr_time_now();
+            int sweep_due = now >= next_sweep;
+            if (sweep_due) {
+                next_sweep = now + apr_time_from_sec(c->maintenance_interval);
+            }
+            tick(w, tp, sweep_due);
         }
         apr_pool_clear(tp);
         apr_thread_mutex_lock(w->mx);
     }
     apr_thread_mutex_unlock(w->mx);
     if (w->leader) {
+        /* unlocked by the thread that locked it (pthread-based mutexes insist) */
         apr_global_mutex_unlock(worker_mutex);
         w->leader = 0;
     }
@@ -213,6 +263,8 @@ static apr_status_t worker_cleanup(void *data)
     apr_status_t trv;
     worker_signal_stop(w);
     apr_thread_join(&trv, w->thread);
+    /* running steps finish (Graph calls abort), their claims are released */
+    mig_jobs_stop(w->s, w->holder);
     the_worker = NULL;
     return APR_SUCCESS;
 }
@@ -287,6 +339,9 @@ static void worker_child_init(apr_pool_t *pchild, server_rec *s)
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0057: maintenance thread not started");
         return;
+    }
+    if (mig_jobs_start(pchild, s) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "IG0057: publish workers not started");
     }
     the_worker = w;
     /* a PRE-cleanup: join before pchild's subpools (mod_dbd's connections) are destroyed */

@@ -1,0 +1,406 @@
+/* mod_igraph_jobs.c: runs publish jobs in the worker child.
+ *
+ * The maintenance thread (mod_igraph_worker.c) calls mig_jobs_dispatch() about once a second.
+ * It claims every due job in the database and hands each to a small thread pool, one Graph step
+ * per task, so a slow or hanging call only ties up its own thread. A task: load the job and its
+ * account, ask igraph_job_next() what to do, make that one Graph call, igraph_job_apply() the
+ * outcome, save the row, release the claim. The state machine itself is pure (igraph_job.c);
+ * this file is the I/O around it.
+ *
+ * Crash safety: before media_publish the row is saved with publish_sent set; a job resumed
+ * after a crash then checks the container's status instead of publishing again.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+#include <apr_optional.h>
+#include <apr_thread_pool.h>
+#include <http_core.h>
+
+#include "mod_igraph.h"
+#include "igraph_log.h"
+#include "igraph_util.h"
+
+#define JOB_THREADS_MIN 2
+#define JOB_THREADS_MAX 16
+#define JOB_CLAIM_TTL 45    /* a step never takes longer (Graph timeout is 20 s) */
+#define JOB_BATCH 64        /* due jobs claimed per dispatch */
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+static apr_thread_pool_t *job_pool;
+static volatile int *job_stop;
+static volatile int job_stop_flag;
+
+/* Posts being started right now (queued jobs handed to the pool whose first step has not run
+ * yet), per account: together with the database's in-flight count this keeps an account at
+ * IGraphPublishConcurrency even when several of its jobs become due in the same second. Only
+ * the worker child dispatches, so process memory is the right place. */
+#define STARTING_SLOTS 128
+static struct {
+    apr_int64_t account_id;
+    int n;
+} starting[STARTING_SLOTS];
+static apr_thread_mutex_t *starting_mx;
+
+static int starting_get(apr_int64_t account_id)
+{
+    int i, n = 0;
+    apr_thread_mutex_lock(starting_mx);
+    for (i = 0; i < STARTING_SLOTS; i++) {
+        if (starting[i].n > 0 && starting[i].account_id == account_id) {
+            n = starting[i].n;
+        }
+    }
+    apr_thread_mutex_unlock(starting_mx);
+    return n;
+}
+
+/* delta +1 / -1; returns 0 when no slot was free (the job then waits for the next tick) */
+static int starting_add(apr_int64_t account_id, int delta)
+{
+    int i, free_slot = -1, done = 0;
+    apr_thread_mutex_lock(starting_mx);
+    for (i = 0; i < STARTING_SLOTS && !done; i++) {
+        if (starting[i].n > 0 && starting[i].account_id == account_id) {
+            starting[i].n += delta;
+            done = 1;
+        }
+        else if (starting[i].n <= 0 && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    if (!done && delta > 0 && free_slot >= 0) {
+        starting[free_slot].account_id = account_id;
+        starting[free_slot].n = delta;
+        done = 1;
+    }
+    apr_thread_mutex_unlock(starting_mx);
+    return done;
+}
+
+typedef struct job_task {
+    apr_pool_t *pool;   /* the task's own pool, destroyed when it ends */
+    apr_int64_t starting_account; /* > 0: counted in starting[] until the task ends */
+    server_rec *s;
+    const char *id;
+    const char *holder;
+} job_task;
+
+static void db_from(igraph_db_t *db, ap_dbd_t *d)
+{
+    db->handle = d->handle;
+    db->driver = d->driver;
+    db->prepared = d->prepared;
+    db->pool = d->pool;
+}
+
+static void job_policy(const mig_srv_cfg *c, igraph_job_policy_t *pol)
+{
+    igraph_job_policy_default(pol);
+    pol->publish_timeout = c->publish_timeout;
+}
+
+/* The single Graph call for step a. Fills res; never logs a token. */
+static void run_step(server_rec *s, apr_pool_t *p, igraph_db_t *db, igraph_job_t *j,
+                     igraph_step_e a, const igraph_account_t *acct, const char *token,
+                     const char *holder, igraph_step_result_t *res)
+{
+    mig_srv_cfg *c = mig_srv(s);
+    igraph_graph_t *g = mig_graph(c, p);
+    igraph_publish_req_t req;
+    apr_status_t rv = APR_SUCCESS;
+    const char *target = igraph_job_step_target(p, j, a);
+
+    g->abort_flag = job_stop;
+    memset(res, 0, sizeof(*res));
+    memset(&req, 0, sizeof(req));
+    if ((a == IGRAPH_STEP_CREATE_CHILD || a == IGRAPH_STEP_CREATE_CONTAINER) &&
+        igraph_publish_req_from_json(p, j->request, &req) != APR_SUCCESS) {
+        res->err.cls = IGRAPH_ERR_INVALID;
+        res->err.message = "stored request unreadable";
+        return;
+    }
+    switch (a) {
+    case IGRAPH_STEP_CREATE_CHILD:
+    case IGRAPH_STEP_CREATE_CONTAINER: {
+        int child = (a == IGRAPH_STEP_CREATE_CHILD) ? igraph_job_step_index(j, a) : -1;
+        /* the quota is checked before the first container of a post */
+        if (child <= 0) {
+            apr_int64_t usage = 0, total = 0;
+            if (igraph_publishing_limit(g, p, acct->login, acct->ig_user_id, token, &usage,
+                                        &total, &res->err) == APR_SUCCESS) {
+                if (total <= 0) {
+                    total = IGRAPH_QUOTA_DEFAULT;
+                }
+                if (usage >= total) {
+                    res->err.cls = IGRAPH_ERR_QUOTA;
+                    res->err.code = 9;
+                    res->err.subcode = 2207042;
+                    res->err.message = apr_psprintf(p, "publishing limit reached (%" APR_INT64_T_FMT
+                                                       " of %" APR_INT64_T_FMT " in 24 h)",
+                                                    usage, total);
+                    return;
+                }
+            }
+            else if (res->err.cls == IGRAPH_ERR_REAUTH || res->err.cls == IGRAPH_ERR_RATE_LIMIT) {
+                return;
+            }
+            memset(&res->err, 0, sizeof(res->err));
+        }
+        rv = igraph_create_container(g, p, acct->login, acct->ig_user_id, token,
+                                     igraph_job_container_params(p, &req, child, j->children),
+                                     &res->id, &res->err);
+        break;
+    }
+    case IGRAPH_STEP_POLL_CHILD:
+    case IGRAPH_STEP_POLL_CONTAINER:
+    case IGRAPH_STEP_CHECK_BEFORE_PUBLISH:
+        rv = igraph_container_status(g, p, acct->login, target, token, &res->status_code,
+                                     &res->status_text, &res->err);
+        break;
+    case IGRAPH_STEP_PUBLISH:
+        /* stored BEFORE the call: a crash from here on is resolved by a status check */
+        igraph_job_begin_publish(j, igraph_now());
+        if (igraph_store_job_save(db, p, j, holder) != APR_SUCCESS) {
+            res->err.cls = IGRAPH_ERR_RETRY;
+            res->err.message = "job row could not be saved before publishing";
+            j->publish_sent = 0;
+            return;
+        }
+        rv = igraph_media_publish(g, p, acct->login, acct->ig_user_id, token, target, &res->id,
+                                  &res->err);
+        break;
+    case IGRAPH_STEP_READ_BACK: {
+        const char *product = NULL;
+        rv = igraph_media_read(g, p, acct->login, target, token, &res->permalink, &product,
+                               &res->err);
+        break;
+    }
+    default:
+        return;
+    }
+    res->ok = (rv == APR_SUCCESS);
+}
+
+/* One step of one job, in a pool thread. */
+static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
+{
+    job_task *task = data;
+    server_rec *s = task->s;
+    mig_srv_cfg *c = mig_srv(s);
+    apr_pool_t *p = task->pool;
+    ap_dbd_t *d;
+    igraph_db_t db;
+    igraph_job_t *j;
+    igraph_account_t *acct = NULL;
+    igraph_job_policy_t pol;
+    igraph_step_result_t res;
+    igraph_step_e a;
+    const char *token = NULL;
+    apr_int64_t now = igraph_now();
+    igraph_job_status_e before;
+
+    if (*job_stop || !(d = dbd_open(p, s))) {
+        /* the claim runs out and the job is picked up again */
+        if (task->starting_account > 0) {
+            starting_add(task->starting_account, -1);
+        }
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    db_from(&db, d);
+    if (igraph_store_ready(&db, p) != APR_SUCCESS ||
+        igraph_store_job_get(&db, p, NULL, task->id, &j) != APR_SUCCESS) {
+        goto leave;
+    }
+    job_policy(c, &pol);
+    a = igraph_job_next(j, now);
+    if (a == IGRAPH_STEP_WAIT || a == IGRAPH_STEP_DONE) {
+        goto unclaim;
+    }
+    before = j->status;
+    if (igraph_store_account_get_any(&db, p, j->account_id, &acct) != APR_SUCCESS ||
+        strcmp(acct->status, "active") != 0 ||
+        !(token = igraph_store_account_token(p, c->key, acct, IGRAPH_TOKEN_ACCESS))) {
+        /* the account was removed, disabled or needs reconnecting: nothing can go out */
+        memset(&res, 0, sizeof(res));
+        res.err.cls = (acct && !strcmp(acct->status, "disabled")) ? IGRAPH_ERR_PERMANENT
+                                                                  : IGRAPH_ERR_REAUTH;
+        res.err.message = !acct ? "the account was removed"
+                          : !strcmp(acct->status, "disabled") ? "the account is disabled"
+                                                              : "the account needs reconnecting";
+        if (a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
+            a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH) {
+            /* never leave a possibly published job hanging: retry later */
+            res.err.cls = IGRAPH_ERR_RETRY;
+        }
+        igraph_job_apply(p, j, a, &res, now, &pol);
+        igraph_store_job_save(&db, p, j, task->holder);
+        goto unclaim;
+    }
+    run_step(s, p, &db, j, a, acct, token, task->holder, &res);
+    igraph_job_apply(p, j, a, &res, igraph_now(), &pol);
+    if (igraph_store_job_save(&db, p, j, task->holder) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0061: job %s: state after %s could not be saved; it resumes from the "
+                     "last saved step", j->id, igraph_step_name(a));
+    }
+    if (!res.ok && res.err.cls == IGRAPH_ERR_REAUTH) {
+        igraph_store_account_refresh_failed(&db, p, acct->id, "needs_reauth",
+                                            apr_psprintf(p, "publishing: %s",
+                                                         res.err.message ? res.err.message
+                                                                         : "token invalid"),
+                                            0);
+    }
+    if (j->status != before || igraph_job_is_final(j)) {
+        int lvl = (j->status == IGRAPH_JOB_FAILED) ? APLOG_WARNING : APLOG_INFO;
+        ap_log_error(APLOG_MARK, lvl, 0, s,
+                     "IG0060: job %s (@%s, %s): %s -> %s%s%s", j->id,
+                     acct->username ? acct->username : "?", igraph_media_name(j->media_type),
+                     igraph_step_name(a), igraph_job_status_name(j->status),
+                     j->error ? ": " : "", j->error ? j->error : "");
+    }
+    else {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "IG0062: job %s: %s -> %s", j->id,
+                     igraph_step_name(a), res.ok ? "ok" : igraph_err_class_name(res.err.cls));
+    }
+unclaim:
+    igraph_store_job_unclaim(&db, p, task->id, task->holder);
+leave:
+    dbd_close(s, d);
+    if (task->starting_account > 0) {
+        starting_add(task->starting_account, -1);
+    }
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char *holder,
+                      volatile int *stop)
+{
+    apr_array_header_t *due;
+    apr_int64_t now = igraph_now();
+    int i, n = 0;
+
+    if (!job_pool || igraph_store_jobs_due(db, p, now, JOB_BATCH, &due) != APR_SUCCESS) {
+        return 0;
+    }
+    for (i = 0; i < due->nelts && !*stop; i++) {
+        const igraph_job_t *j = APR_ARRAY_IDX(due, i, const igraph_job_t *);
+        int limit = mig_srv(s)->publish_concurrency, starts = (j->status == IGRAPH_JOB_QUEUED);
+        job_task *task;
+        apr_pool_t *tp;
+
+        /* guardrail: a queued job starts only while its account has room */
+        if (starts) {
+            int inflight = 0;
+            if (igraph_store_jobs_in_flight(db, p, j->account_id, &inflight) != APR_SUCCESS ||
+                inflight + starting_get(j->account_id) >= limit) {
+                continue;
+            }
+        }
+        if (igraph_store_job_claim(db, p, j->id, holder, now, now + JOB_CLAIM_TTL) !=
+            APR_SUCCESS) {
+            continue;
+        }
+        if (starts && !starting_add(j->account_id, +1)) {
+            igraph_store_job_unclaim(db, p, j->id, holder);
+            continue;
+        }
+        /* each task gets its own pool (and allocator): tasks run in parallel threads */
+        if (apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
+            igraph_store_job_unclaim(db, p, j->id, holder);
+            continue;
+        }
+        task = apr_pcalloc(tp, sizeof(*task));
+        task->pool = tp;
+        task->s = s;
+        task->id = apr_pstrdup(tp, j->id);
+        task->holder = apr_pstrdup(tp, holder);
+        task->starting_account = starts ? j->account_id : 0;
+        if (apr_thread_pool_push(job_pool, job_task_run, task, 0, tp) != APR_SUCCESS) {
+            igraph_store_job_unclaim(db, p, j->id, holder);
+            if (starts) {
+                starting_add(j->account_id, -1);
+            }
+            apr_pool_destroy(tp);
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    job_stop_flag = 0;
+    job_stop = &job_stop_flag;
+    if (!dbd_open || !dbd_close) {
+        return APR_ENOTIMPL;
+    }
+    memset(starting, 0, sizeof(starting));
+    if ((rv = apr_thread_mutex_create(&starting_mx, APR_THREAD_MUTEX_DEFAULT, pchild)) !=
+        APR_SUCCESS) {
+        return rv;
+    }
+    rv = apr_thread_pool_create(&job_pool, JOB_THREADS_MIN, JOB_THREADS_MAX, pchild);
+    if (rv != APR_SUCCESS) {
+        job_pool = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0063: publish thread pool not created");
+    }
+    return rv;
+}
+
+/* From the worker's pre-cleanup: in-flight Graph calls abort, running steps finish (their rows
+ * stay consistent: every step is saved or left to its claim timing out), queued tasks are
+ * dropped and picked up again by the next worker. */
+void mig_jobs_stop(server_rec *s, const char *holder)
+{
+    apr_pool_t *p;
+    ap_dbd_t *d;
+    igraph_db_t db;
+
+    job_stop_flag = 1;
+    if (job_pool) {
+        apr_thread_pool_destroy(job_pool);
+        job_pool = NULL;
+    }
+    /* tasks dropped from the queue still hold claims: release them so the next worker (e.g.
+     * after a graceful restart) picks those jobs up at once instead of after the claim TTL */
+    if (dbd_open && apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+        if ((d = dbd_open(p, s))) {
+            db_from(&db, d);
+            if (igraph_store_ready(&db, p) == APR_SUCCESS) {
+                igraph_store_jobs_release(&db, p, holder);
+            }
+            dbd_close(s, d);
+        }
+        apr_pool_destroy(p);
+    }
+}
+
+apr_status_t mig_jobs_push(apr_thread_start_t fn, void *data)
+{
+    apr_pool_t *tp;
+    mig_job_task_t *task;
+    apr_status_t rv;
+
+    if (!job_pool) {
+        return APR_EINIT;
+    }
+    if ((rv = apr_pool_create_unmanaged_ex(&tp, NULL, NULL)) != APR_SUCCESS) {
+        return rv;
+    }
+    task = apr_pcalloc(tp, sizeof(*task));
+    task->pool = tp;
+    task->data = data;
+    if ((rv = apr_thread_pool_push(job_pool, fn, task, 0, NULL)) != APR_SUCCESS) {
+        apr_pool_destroy(tp);
+    }
+    return rv;
+}
