@@ -40,9 +40,15 @@ static volatile int job_stop_flag;
 #define STARTING_SLOTS 128
 static struct {
     apr_int64_t account_id;
-    int n;
+    int n;                   /* posts being started */
+    apr_int64_t paused_until; /* rate-limited: no calls for this account before */
 } starting[STARTING_SLOTS];
 static apr_thread_mutex_t *starting_mx;
+
+static int slot_used(int i, apr_int64_t now)
+{
+    return starting[i].n > 0 || starting[i].paused_until > now;
+}
 
 static int starting_get(apr_int64_t account_id)
 {
@@ -57,23 +63,65 @@ static int starting_get(apr_int64_t account_id)
     return n;
 }
 
+/* A rate limit pauses the whole account (Meta counts calls per app and account), not only the
+ * job that met it. */
+static void account_pause(apr_int64_t account_id, apr_int64_t until)
+{
+    apr_int64_t now = igraph_now();
+    int i, free_slot = -1;
+    apr_thread_mutex_lock(starting_mx);
+    for (i = 0; i < STARTING_SLOTS; i++) {
+        if (slot_used(i, now) && starting[i].account_id == account_id) {
+            if (until > starting[i].paused_until) {
+                starting[i].paused_until = until;
+            }
+            apr_thread_mutex_unlock(starting_mx);
+            return;
+        }
+        if (!slot_used(i, now) && free_slot < 0) {
+            free_slot = i;
+        }
+    }
+    if (free_slot >= 0) {
+        starting[free_slot].account_id = account_id;
+        starting[free_slot].n = 0;
+        starting[free_slot].paused_until = until;
+    }
+    apr_thread_mutex_unlock(starting_mx);
+}
+
+static int account_paused(apr_int64_t account_id, apr_int64_t now)
+{
+    int i, paused = 0;
+    apr_thread_mutex_lock(starting_mx);
+    for (i = 0; i < STARTING_SLOTS; i++) {
+        if (starting[i].account_id == account_id && starting[i].paused_until > now) {
+            paused = 1;
+        }
+    }
+    apr_thread_mutex_unlock(starting_mx);
+    return paused;
+}
+
 /* delta +1 / -1; returns 0 when no slot was free (the job then waits for the next tick) */
 static int starting_add(apr_int64_t account_id, int delta)
 {
+    apr_int64_t now = igraph_now();
     int i, free_slot = -1, done = 0;
     apr_thread_mutex_lock(starting_mx);
     for (i = 0; i < STARTING_SLOTS && !done; i++) {
-        if (starting[i].n > 0 && starting[i].account_id == account_id) {
+        if (slot_used(i, now) && starting[i].account_id == account_id) {
             starting[i].n += delta;
             done = 1;
         }
-        else if (starting[i].n <= 0 && free_slot < 0) {
+        else if (!slot_used(i, now) && free_slot < 0) {
             free_slot = i;
         }
     }
     if (!done && delta > 0 && free_slot >= 0) {
         starting[free_slot].account_id = account_id;
         starting[free_slot].n = delta;
+        starting[free_slot].paused_until = 0;
         done = 1;
     }
     apr_thread_mutex_unlock(starting_mx);
@@ -247,6 +295,13 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
                      "IG0061: job %s: state after %s could not be saved; it resumes from the "
                      "last saved step", j->id, igraph_step_name(a));
     }
+    if (!res.ok && res.err.cls == IGRAPH_ERR_RATE_LIMIT) {
+        account_pause(acct->id, j->next_at);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "IG0064: account %" APR_INT64_T_FMT " (@%s): rate limited by Meta, paused "
+                     "until %s", acct->id, acct->username ? acct->username : "?",
+                     igraph_iso8601(p, j->next_at));
+    }
     if (!res.ok && res.err.cls == IGRAPH_ERR_REAUTH) {
         igraph_store_account_refresh_failed(&db, p, acct->id, "needs_reauth",
                                             apr_psprintf(p, "publishing: %s",
@@ -293,6 +348,9 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
         job_task *task;
         apr_pool_t *tp;
 
+        if (account_paused(j->account_id, now)) {
+            continue;
+        }
         /* guardrail: a queued job starts only while its account has room */
         if (starts) {
             int inflight = 0;

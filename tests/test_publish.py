@@ -320,3 +320,78 @@ def test_restart_mid_job_resumes_without_double_publish(make_httpd, fake, how):
     assert done["status"] == "published", done
     time.sleep(2)
     assert publishes(fake) == 1
+
+
+@pytest.mark.parametrize("fault,expect", [
+    # transient 5xx on a status poll: retried
+    ({"route": r"graph.instagram.com/v[0-9.]+/\d+$", "method": "GET", "status": 500, "code": 2,
+      "message": "Service temporarily unavailable", "times": 1}, ("published", None)),
+    # HTML error page from a proxy: transient too
+    ({"route": r"graph.instagram.com/v[0-9.]+/\d+$", "method": "GET", "kind": "html",
+      "status": 502, "times": 1}, ("published", None)),
+    # the media cannot be fetched: fails with Meta's reason
+    ({"route": r"graph.instagram.com/v[0-9.]+/\d+/media$", "method": "POST", "status": 400,
+      "code": 9004, "subcode": 2207052, "message": "The media could not be fetched from this uri"},
+     ("failed", "media_error")),
+    # not ready at publish time (9007): keeps polling, then publishes
+    ({"route": r"graph.instagram.com/v[0-9.]+/\d+/media_publish$", "status": 400, "code": 9007,
+      "subcode": 2207027, "message": "The media is not ready for publishing", "times": 1},
+     ("published", None)),
+])
+def test_graph_error_classes(pub, fake, fault, expect):
+    h, s, a = pub
+    fake.control("fault", fault)
+    r = s.post(h.url("/ig/publish"), json={"media_type": "IMAGE", "wait": 45,
+                                           "image_url": "https://cdn.example.org/e/1.jpg"})
+    job = r.json()["job"]
+    assert (job["status"], job["error"]) == expect, job
+    if expect[0] == "failed":
+        assert "could not be fetched" in job["error_message"]
+    assert publishes(fake) == (1 if expect[0] == "published" else 0)
+
+
+def test_rate_limit_pauses_the_account_instead_of_failing(pub, fake):
+    h, s, a = pub
+    fake.control("fault", {"route": r"graph.instagram.com/v[0-9.]+/\d+/media$", "method": "POST",
+                           "status": 400, "code": 4, "times": 1,
+                           "message": "Application request limit reached"})
+    r = s.post(h.url("/ig/publish"), json={"media_type": "IMAGE", "wait": 5,
+                                           "image_url": "https://cdn.example.org/r/1.jpg"})
+    job = r.json()["job"]
+    assert job["status"] == "queued" and job["error"] is None, job
+    r = s.post(h.url("/ig/publish"), json={"media_type": "IMAGE", "wait": 4,
+                                           "image_url": "https://cdn.example.org/r/2.jpg"})
+    assert r.json()["job"]["status"] == "queued", "the whole account waits"
+    creates = [q for q in fake.requests_log()
+               if q["method"] == "POST" and q["path"].endswith("/media")]
+    assert len(creates) == 1
+    assert "IG0064" in h.error_log_text()
+    assert publishes(fake) == 0
+
+
+def test_expired_container_fails_cleanly(pub, fake):
+    h, s, a = pub
+    fake.control("config", {"container": {"finish_after_seconds": 10 ** 6}})
+    r = s.post(h.url("/ig/publish"), json={"media_type": "IMAGE",
+                                           "image_url": "https://cdn.example.org/x/1.jpg"})
+    job_id = r.json()["job"]["id"]
+    wait_job(s, h, job_id, lambda j: j["status"] == "processing" and j["creation_id"])
+    fake.control("clock", {"advance": 25 * 3600})
+    job = wait_job(s, h, job_id, lambda j: j["status"] == "failed", timeout=40)
+    assert job["status"] == "failed" and job["error"] == "container_expired", job
+    assert publishes(fake) == 0
+
+
+def test_scheduled_post_goes_out_at_its_time(pub, fake):
+    h, s, a = pub
+    at_epoch = int(time.time()) + 8
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at_epoch))
+    r = s.post(h.url("/ig/publish"), json={"media_type": "IMAGE", "publish_at": at,
+                                           "image_url": "https://cdn.example.org/s/9.jpg"})
+    job_id = r.json()["job"]["id"]
+    time.sleep(4)
+    assert publishes(fake) == 0
+    job = wait_job(s, h, job_id, lambda j: j["status"] == "published", timeout=30)
+    assert job["status"] == "published"
+    pub_req = [q for q in fake.requests_log() if q["path"].endswith("/media_publish")]
+    assert pub_req and pub_req[-1]["t"] >= at_epoch - 1
