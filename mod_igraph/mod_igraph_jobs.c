@@ -430,7 +430,8 @@ void mig_jobs_stop(server_rec *s, const char *holder)
     }
     /* tasks dropped from the queue still hold claims: release them so the next worker (e.g.
      * after a graceful restart) picks those jobs up at once instead of after the claim TTL */
-    if (dbd_open && apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+    if (dbd_open && !mig_srv(s)->storage_problem &&
+        apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
         if ((d = dbd_open(p, s))) {
             db_from(&db, d);
             if (igraph_store_ready(&db, p) == APR_SUCCESS) {

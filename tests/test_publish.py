@@ -19,10 +19,15 @@ def publishes(fake, ig_id=None):
 
 
 def wait_job(s, h, job_id, pred, timeout=30):
+    import requests
     end = time.time() + timeout
+    j = None
     while True:
-        j = s.get(h.url(f"/ig/publish/{job_id}")).json()["job"]
-        if pred(j) or time.time() > end:
+        try:
+            j = s.get(h.url(f"/ig/publish/{job_id}")).json()["job"]
+        except requests.ConnectionError:
+            pass            # a killed child's keep-alive connection; ask again
+        if (j and pred(j)) or time.time() > end:
             return j
         time.sleep(0.3)
 
