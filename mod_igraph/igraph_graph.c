@@ -878,6 +878,39 @@ apr_status_t igraph_fb_permissions(const igraph_graph_t *g, apr_pool_t *p, const
     return rv;
 }
 
+apr_status_t igraph_fb_me(const igraph_graph_t *g, apr_pool_t *p, const char *user_token,
+                          const char **id, const char **name, igraph_gerr_t *err)
+{
+    igraph_json_t *j;
+    const char *q, *uid;
+    apr_status_t rv;
+
+    *id = NULL;
+    if (name) {
+        *name = NULL;
+    }
+    if (!user_token || !*user_token) {
+        return igraph_graph_badarg(err, "fb me: missing token");
+    }
+    q = igraph_form_build(p, "fields", "id,name", "appsecret_proof",
+                          igraph_graph_proof(g, p, user_token), NULL);
+    rv = igraph_graph_call(g, p, "fb me", "GET",
+                           igraph_graph_url(p, g->fb_graph_base, igraph_graph_vpath(p, g, "me"), q),
+                           NULL, user_token, &j, err);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    uid = igraph_json_get_id(p, j, "id", NULL);
+    if (!uid || !*uid) {
+        return igraph_graph_unexpected(p, err, "fb me", "id");
+    }
+    *id = uid;
+    if (name) {
+        *name = igraph_graph_gets(p, j, "name");
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t igraph_ig_exchange_code(const igraph_graph_t *g, apr_pool_t *p, const char *code,
                                      const char *redirect_uri, igraph_token_t *tok,
                                      igraph_gerr_t *err)

@@ -127,6 +127,12 @@ apr_status_t igraph_fb_ig_profile(const igraph_graph_t *g, apr_pool_t *p, const 
 apr_status_t igraph_fb_permissions(const igraph_graph_t *g, apr_pool_t *p, const char *user_token,
                                    const char **granted, igraph_gerr_t *err);
 
+/* GET {fb_graph}/{v}/me?fields=id,name (Bearer + appsecret_proof): the app-scoped Facebook user
+ * id that deauthorize / data-deletion callbacks name (store it as the account's app_user_id).
+ * *id is required (string or number, exact); *name may be NULL. */
+apr_status_t igraph_fb_me(const igraph_graph_t *g, apr_pool_t *p, const char *user_token,
+                          const char **id, const char **name, igraph_gerr_t *err);
+
 /* ---- Instagram Login ---- */
 /* POST {ig_api}/oauth/access_token (form: client_id, client_secret, grant_type=
  * authorization_code, redirect_uri, code). Accepts {"data":[{...}]} and the flat shape; user_id

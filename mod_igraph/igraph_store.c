@@ -150,6 +150,30 @@ static const char *const igraph_schema_v3[] = {
     NULL,
 };
 
+/* Meta platform callbacks: data-deletion requests (kept for the public status page) and webhook
+ * events (de-duplicated by a hash of their content, listed per account). */
+static const char *const igraph_schema_v4[] = {
+    "CREATE TABLE IF NOT EXISTS deletion_requests ("
+    "code TEXT PRIMARY KEY, "
+    "app_user_id TEXT NOT NULL, "
+    "login TEXT, "
+    "status TEXT NOT NULL, "
+    "accounts_deleted INTEGER NOT NULL DEFAULT 0, "
+    "created_at BIGINT NOT NULL, "
+    "completed_at BIGINT NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS events ("
+    "id @ID@, "
+    "ig_user_id TEXT NOT NULL, "
+    "field TEXT NOT NULL, "
+    "payload TEXT NOT NULL, "
+    "event_time BIGINT NOT NULL, "
+    "received_at BIGINT NOT NULL, "
+    "dedupe TEXT NOT NULL UNIQUE)",
+    /* listing per account and deletion by account */
+    "CREATE INDEX IF NOT EXISTS events_ig_user_id ON events (ig_user_id)",
+    NULL,
+};
+
 typedef struct igraph_migration_t {
     int version;
     const char *const *statements; /* NULL-terminated */
@@ -161,6 +185,7 @@ static const igraph_migration_t igraph_migrations[] = {
     {1, igraph_schema_v1},
     {2, igraph_schema_v2},
     {3, igraph_schema_v3},
+    {4, igraph_schema_v4},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5
@@ -277,6 +302,15 @@ typedef enum {
     IGRAPH_ST_JOB_RELEASE,
     IGRAPH_ST_JOB_IN_FLIGHT,
     IGRAPH_ST_JOB_PUBLISHED_SINCE,
+    IGRAPH_ST_META_DEAUTHORIZE,
+    IGRAPH_ST_META_DEL_JOBS,
+    IGRAPH_ST_META_DEL_EVENTS,
+    IGRAPH_ST_META_DEL_PENDING,
+    IGRAPH_ST_META_DEL_ACCOUNTS,
+    IGRAPH_ST_DELETION_INSERT,
+    IGRAPH_ST_DELETION_GET,
+    IGRAPH_ST_EVENT_INSERT,
+    IGRAPH_ST_EVENT_LIST,
     IGRAPH_ST_COUNT
 } igraph_stmt_e;
 
@@ -458,6 +492,50 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_JOB_PUBLISHED_SINCE] = {"igraph_job_published_since",
                                        "SELECT COUNT(*) FROM jobs WHERE account_id = %ld "
                                        "AND status = 'published' AND updated_at >= %ld"},
+    /* Meta callbacks. The accounts of one Meta user are "app_user_id = $1 AND ($2 IS NULL OR
+     * login = $3)" everywhere (login NULL: both logins); the filter repeats in every statement
+     * because each one is a single prepared statement with its own arguments. */
+    [IGRAPH_ST_META_DEAUTHORIZE] =
+        {"igraph_meta_deauthorize",
+         "UPDATE accounts SET status = 'disabled', access_token_enc = NULL, "
+         "user_token_enc = NULL, last_error = 'access removed on Meta (deauthorized)', "
+         "next_refresh_at = 0, updated_at = %ld "
+         "WHERE app_user_id = %s AND (%s IS NULL OR login = %s)"},
+    [IGRAPH_ST_META_DEL_JOBS] = {"igraph_meta_del_jobs",
+                                 "DELETE FROM jobs WHERE account_id IN (SELECT id FROM accounts "
+                                 "WHERE app_user_id = %s AND (%s IS NULL OR login = %s))"},
+    /* Events belong to the Instagram account, which another remaining connection (the other
+     * login, another owner) may still use: those are kept. */
+    [IGRAPH_ST_META_DEL_EVENTS] =
+        {"igraph_meta_del_events",
+         "DELETE FROM events WHERE ig_user_id IN (SELECT ig_user_id FROM accounts "
+         "WHERE app_user_id = %s AND (%s IS NULL OR login = %s)) "
+         "AND ig_user_id NOT IN (SELECT ig_user_id FROM accounts "
+         "WHERE app_user_id IS NULL OR app_user_id <> %s OR (%s IS NOT NULL AND login <> %s))"},
+    [IGRAPH_ST_META_DEL_PENDING] = {"igraph_meta_del_pending",
+                                    "DELETE FROM oauth_pending WHERE owner IN (SELECT owner FROM "
+                                    "accounts WHERE app_user_id = %s AND (%s IS NULL OR "
+                                    "login = %s))"},
+    [IGRAPH_ST_META_DEL_ACCOUNTS] = {"igraph_meta_del_accounts",
+                                     "DELETE FROM accounts "
+                                     "WHERE app_user_id = %s AND (%s IS NULL OR login = %s)"},
+    [IGRAPH_ST_DELETION_INSERT] =
+        {"igraph_deletion_insert",
+         "INSERT INTO deletion_requests (code, app_user_id, login, status, accounts_deleted, "
+         "created_at, completed_at) VALUES (%s, %s, %s, %s, %d, %ld, %ld)"},
+    [IGRAPH_ST_DELETION_GET] = {"igraph_deletion_get",
+                                "SELECT status, accounts_deleted, created_at, completed_at "
+                                "FROM deletion_requests WHERE code = %s"},
+    /* Meta redelivers and duplicates: the same content inserts nothing (0 rows). */
+    [IGRAPH_ST_EVENT_INSERT] = {"igraph_event_insert",
+                                "INSERT INTO events (ig_user_id, field, payload, event_time, "
+                                "received_at, dedupe) VALUES (%s, %s, %s, %ld, %ld, %s) "
+                                "ON CONFLICT (dedupe) DO NOTHING"},
+    [IGRAPH_ST_EVENT_LIST] = {"igraph_event_list",
+                              "SELECT id, ig_user_id, field, payload, event_time, received_at, "
+                              "dedupe FROM events WHERE ig_user_id IN "
+                              "(SELECT ig_user_id FROM accounts WHERE owner = %s) "
+                              "ORDER BY received_at DESC, id DESC LIMIT %d"},
 };
 
 /* Statements are prepared in table order and a failure stops the loop, so the presence of the
@@ -2156,4 +2234,254 @@ apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
         return igraph_store_count(db, p, IGRAPH_ST_JOB_PUBLISHED_SINCE, args, IGRAPH_NARGS(args),
                                   count);
     }
+}
+
+/* ---- Meta callbacks (schema v4) ---------------------------------------------------------- */
+
+/* NULL (any login) or one of the two logins we store. */
+static int igraph_meta_login_ok(const char *login)
+{
+    return !login || !strcmp(login, "facebook") || !strcmp(login, "instagram");
+}
+
+apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
+                                      const char *login, int *count)
+{
+    apr_status_t rv;
+    int nrows = 0;
+
+    if (count) {
+        *count = 0;
+    }
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!app_user_id || !*app_user_id || !igraph_meta_login_ok(login)) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {igraph_i64(p, igraph_now()), app_user_id, login, login};
+        rv =
+            igraph_store_query(db, p, IGRAPH_ST_META_DEAUTHORIZE, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv == APR_SUCCESS && count) {
+        *count = nrows;
+    }
+    return rv;
+}
+
+/* Plain BEGIN/COMMIT through apr_dbd_query (not apr_dbd_transaction_*, see the platform notes);
+ * on SQLite "BEGIN IMMEDIATE" takes the write lock at once, so the deletion never fails halfway
+ * on a lock upgrade. */
+static apr_status_t igraph_store_begin(igraph_db_t *db, apr_pool_t *p)
+{
+    const igraph_dialect_t *d = igraph_dialect(db);
+    int nrows, dbrv;
+
+    if (!d) {
+        return APR_ENOTIMPL;
+    }
+    dbrv = apr_dbd_query(db->driver, db->handle, &nrows, d->begin);
+    if (dbrv != 0) {
+        return igraph_store_fail(db, p, d->begin, dbrv);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t igraph_store_end(igraph_db_t *db, apr_pool_t *p, apr_status_t rv)
+{
+    int nrows, dbrv;
+
+    if (rv == APR_SUCCESS) {
+        dbrv = apr_dbd_query(db->driver, db->handle, &nrows, "COMMIT");
+        if (dbrv == 0) {
+            return APR_SUCCESS;
+        }
+        rv = igraph_store_fail(db, p, "COMMIT", dbrv);
+    }
+    apr_dbd_query(db->driver, db->handle, &nrows, "ROLLBACK");
+    return rv;
+}
+
+apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
+                                        const char *login, const char *code, int *count)
+{
+    const char *now;
+    apr_status_t rv;
+    int deleted = 0;
+
+    if (count) {
+        *count = 0;
+    }
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!app_user_id || !*app_user_id || !code || !*code || !igraph_meta_login_ok(login)) {
+        return APR_EINVAL;
+    }
+    if ((rv = igraph_store_begin(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    /* Everything that hangs off the accounts goes first, while the accounts still say whose it
+     * is; the account rows (and with them the sealed tokens) last. */
+    {
+        const char *args[] = {app_user_id, login, login};
+        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_JOBS, NULL, args, IGRAPH_NARGS(args));
+    }
+    if (rv == APR_SUCCESS) {
+        const char *args[] = {app_user_id, login, login, app_user_id, login, login};
+        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_EVENTS, NULL, args, IGRAPH_NARGS(args));
+    }
+    if (rv == APR_SUCCESS) {
+        const char *args[] = {app_user_id, login, login};
+        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_PENDING, NULL, args, IGRAPH_NARGS(args));
+    }
+    if (rv == APR_SUCCESS) {
+        const char *args[] = {app_user_id, login, login};
+        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_ACCOUNTS, &deleted, args,
+                                IGRAPH_NARGS(args));
+    }
+    /* Recorded even when nothing matched: Meta may ask about ids we never stored, and the
+     * status page must still answer for the code we give back. */
+    if (rv == APR_SUCCESS) {
+        now = igraph_i64(p, igraph_now());
+        {
+            const char *args[] = {
+                code, app_user_id, login, "completed", igraph_itoa(p, deleted), now, now,
+            };
+            rv = igraph_store_query(db, p, IGRAPH_ST_DELETION_INSERT, NULL, args,
+                                    IGRAPH_NARGS(args));
+        }
+    }
+    rv = igraph_store_end(db, p, rv);
+    if (rv == APR_SUCCESS && count) {
+        *count = deleted;
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const char *code,
+                                       const char **status, int *accounts_deleted,
+                                       apr_int64_t *created_at, apr_int64_t *completed_at)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t n = 0, created = 0, completed = 0;
+    const char *st = NULL;
+    apr_status_t rv, rrv = APR_NOTFOUND;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!code) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {code};
+        rv = igraph_store_select(db, p, IGRAPH_ST_DELETION_GET, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rrv != APR_NOTFOUND) {
+            continue;
+        }
+        st = igraph_col_str(db, p, row, 0);
+        if ((rrv = igraph_col_i64(db, row, 1, &n)) == APR_SUCCESS &&
+            (rrv = igraph_col_i64(db, row, 2, &created)) == APR_SUCCESS) {
+            rrv = igraph_col_i64(db, row, 3, &completed);
+        }
+    }
+    if (rrv != APR_SUCCESS) {
+        return rrv;
+    }
+    if (status) {
+        *status = st;
+    }
+    if (accounts_deleted) {
+        *accounts_deleted = igraph_clamp_int(n);
+    }
+    if (created_at) {
+        *created_at = created;
+    }
+    if (completed_at) {
+        *completed_at = completed;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
+                                       const igraph_webhook_event_t *e)
+{
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!e || !e->ig_id || !*e->ig_id || !e->field || !*e->field || !e->value || !e->dedupe ||
+        !*e->dedupe) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {e->ig_id,
+                              e->field,
+                              e->value,
+                              igraph_i64(p, e->time),
+                              igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()),
+                              e->dedupe};
+        rv = igraph_store_query(db, p, IGRAPH_ST_EVENT_INSERT, &nrows, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* 0 rows: ON CONFLICT (dedupe) skipped a delivery we already have */
+    return nrows == 1 ? APR_SUCCESS : APR_EEXIST;
+}
+
+apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char *owner, int limit,
+                                      apr_array_header_t **out)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_array_header_t *list;
+    igraph_webhook_event_t *e;
+    apr_status_t rv, rrv = APR_SUCCESS;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!owner || !out || limit <= 0) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {owner, igraph_itoa(p, limit)};
+        rv = igraph_store_select(db, p, IGRAPH_ST_EVENT_LIST, &res, args, IGRAPH_NARGS(args));
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    list = apr_array_make(p, 8, sizeof(igraph_webhook_event_t *));
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rrv != APR_SUCCESS) {
+            continue;
+        }
+        e = apr_pcalloc(p, sizeof(*e));
+        if ((rrv = igraph_col_i64(db, row, 0, &e->id)) != APR_SUCCESS ||
+            (rrv = igraph_col_i64(db, row, 4, &e->time)) != APR_SUCCESS ||
+            (rrv = igraph_col_i64(db, row, 5, &e->received_at)) != APR_SUCCESS) {
+            continue;
+        }
+        e->ig_id = igraph_col_str(db, p, row, 1);
+        e->field = igraph_col_str(db, p, row, 2);
+        e->value = igraph_col_str(db, p, row, 3);
+        e->dedupe = igraph_col_str(db, p, row, 6);
+        APR_ARRAY_PUSH(list, igraph_webhook_event_t *) = e;
+    }
+    if (rrv != APR_SUCCESS) {
+        return rrv;
+    }
+    *out = list;
+    return APR_SUCCESS;
 }

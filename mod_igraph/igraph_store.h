@@ -24,8 +24,9 @@
 
 #include "igraph_crypto.h"
 #include "igraph_job.h"
+#include "igraph_meta.h"
 
-#define IGRAPH_SCHEMA_VERSION 3
+#define IGRAPH_SCHEMA_VERSION 4
 
 /* Mirrors mod_dbd's ap_dbd_t (same members) so the glue can hand one in without the core
  * depending on mod_dbd.h; unit tests fill it from apr_dbd_open directly. */
@@ -215,5 +216,38 @@ apr_status_t igraph_store_jobs_in_flight(igraph_db_t *db, apr_pool_t *p, apr_int
 apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
                                                apr_int64_t account_id, apr_int64_t since,
                                                int *count);
+
+/* ---- Meta callbacks (schema v4) --------------------------------------------------------- */
+/* Tables deletion_requests (one row per data-deletion callback, keyed by its confirmation code)
+ * and events (webhook updates; UNIQUE dedupe, indexed by ig_user_id). A Meta user's accounts are
+ * those with that app_user_id, and with that login when login is given ("facebook" or
+ * "instagram"; NULL = both; anything else is APR_EINVAL). */
+
+/* Deauthorize callback: the matching accounts become "disabled", both sealed tokens are erased
+ * (igraph_store_account_token() returns NULL afterwards), last_error says why. *count (may be
+ * NULL) = accounts changed; 0 is a success too. A later connect (upsert) makes them active. */
+apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
+                                      const char *login, int *count);
+/* Data-deletion callback, in one transaction: deletes the jobs of the matching accounts, the
+ * events of their Instagram accounts (except events of an Instagram account that another,
+ * non-matching connection still links), every pending OAuth row of the owners of those accounts,
+ * then the accounts themselves (tokens included), and records the request under code with
+ * status "completed", accounts_deleted = *count and completed_at = now, also when nothing matched.
+ * Any failure rolls everything back (the code is not recorded then). */
+apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
+                                        const char *login, const char *code, int *count);
+/* Status of a deletion request (every output may be NULL). APR_NOTFOUND for an unknown code. */
+apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const char *code,
+                                       const char **status, int *accounts_deleted,
+                                       apr_int64_t *created_at, apr_int64_t *completed_at);
+/* Stores one webhook event (ig_id, field, value as payload, time as event_time, dedupe;
+ * received_at = e->received_at, or now when 0). APR_EEXIST when an event with the same dedupe is
+ * already stored (nothing written). Events are kept whether or not an account links ig_id. */
+apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
+                                       const igraph_webhook_event_t *e);
+/* Events of owner's accounts (any status), newest first (received_at, then id), at most limit
+ * (igraph_webhook_event_t*, with id and received_at; object is NULL: it is not stored). */
+apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char *owner, int limit,
+                                      apr_array_header_t **out);
 
 #endif

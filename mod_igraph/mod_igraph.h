@@ -64,6 +64,7 @@ typedef struct mig_srv_cfg {
     apr_int64_t publish_timeout;           /* seconds, -1 unset (default 600 s) */
     int publish_concurrency;               /* jobs in flight per account, -1 unset (2) */
     const char *affiliate_hosts;           /* comma list or NULL */
+    const char *webhook_verify_token;      /* IGraphWebhookVerifyToken */
     double max_risk;                       /* -1 unset (0.2) */
     int require_license;                   /* -1 unset (Off) */
     /* filled in post_config */

@@ -94,6 +94,7 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     c->require_license = (add->require_license != -1) ? add->require_license
                                                       : base->require_license;
     MERGE(affiliate_hosts);
+    MERGE(webhook_verify_token);
     return c;
 }
 
@@ -483,6 +484,8 @@ const command_rec mig_cmds[] = {
     AP_INIT_TAKE1("IGraphInstagramAppSecretFile", set_app_secret_file,
                   SRV_SLOT(ig_app_secret), RSRC_CONF,
                   "file holding the Instagram Login app secret"),
+    AP_INIT_TAKE1("IGraphWebhookVerifyToken", set_app_secret, SRV_SLOT(webhook_verify_token),
+                  RSRC_CONF, "the verify token entered with the webhook callback URL at Meta"),
     AP_INIT_TAKE1("IGraphRedirectURL", set_redirect, SRV_SLOT(redirect_url), RSRC_CONF,
                   "absolute OAuth redirect URL registered with Meta (.../oauth/callback)"),
     AP_INIT_TAKE1("IGraphGraphVersion", set_version, SRV_SLOT(graph_version), RSRC_CONF,

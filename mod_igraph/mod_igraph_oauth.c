@@ -135,6 +135,7 @@ static int graph_failed(mig_req *q, const char *step, const igraph_gerr_t *e)
 
 typedef struct fb_grant {
     const char *user_token;
+    const char *app_user_id;   /* app-scoped Facebook user id (deauthorize / deletion mapping) */
     apr_int64_t expires_at;
     const char *scopes;
 } fb_grant;
@@ -163,6 +164,7 @@ static apr_status_t store_fb_page(mig_req *q, const igraph_graph_t *g, const fb_
     a->picture_url = prof.picture_url;
     a->page_id = pg->id;
     a->page_name = pg->name;
+    a->app_user_id = gr->app_user_id;
     a->scopes = gr->scopes;
     a->token_expires_at = gr->expires_at;
     a->token_issued_at = igraph_now();
@@ -184,6 +186,7 @@ static const char *pending_json(mig_req *q, const fb_grant *gr, apr_array_header
     igraph_json_t *j = igraph_json_new_object(p), *arr = igraph_json_new_array(p);
     int i;
     igraph_json_sets(j, "user_token", gr->user_token);
+    igraph_json_sets(j, "app_user_id", gr->app_user_id);
     igraph_json_setl(j, "expires_at", gr->expires_at);
     igraph_json_sets(j, "scopes", gr->scopes);
     for (i = 0; i < cands->nelts; i++) {
@@ -211,6 +214,7 @@ static apr_status_t pending_parse(mig_req *q, const char *payload, fb_grant *gr,
         return APR_EINVAL;
     }
     gr->user_token = igraph_json_gets(j, "user_token", NULL);
+    gr->app_user_id = igraph_json_gets(j, "app_user_id", NULL);
     gr->expires_at = igraph_json_getl(j, NULL, "expires_at", NULL);
     gr->scopes = igraph_json_gets(j, "scopes", NULL);
     arr = igraph_json_getj(p, j, "pages", NULL);
@@ -250,6 +254,15 @@ static int connect_facebook(mig_req *q, const char *code)
     }
     gr.user_token = lt.access_token;
     gr.expires_at = lt.expires_in > 0 ? igraph_now() + lt.expires_in : 0;
+    gr.app_user_id = NULL;
+    {
+        const char *fb_name = NULL;
+        if (igraph_fb_me(g, p, gr.user_token, &gr.app_user_id, &fb_name, &err) != APR_SUCCESS) {
+            /* only needed to honour Meta's deauthorize callback; not fatal */
+            log_graph_error(q, "user id read", &err);
+            gr.app_user_id = NULL;
+        }
+    }
     if (igraph_fb_permissions(g, p, gr.user_token, &granted, &err) != APR_SUCCESS) {
         log_graph_error(q, "permission read", &err);
         granted = NULL;

@@ -109,6 +109,9 @@ static int dispatch(mig_req *q)
         return (get || r->method_number == M_POST) ? mig_oauth_pages(q)
                                                    : method_not_allowed(q, "GET, POST");
     }
+    if (!strcmp(route, "/api/events")) {
+        return mig_api_events(q);
+    }
     if (!strcmp(route, "/api/accounts")) {
         return get ? mig_api_accounts(q) : method_not_allowed(q, "GET");
     }
@@ -153,6 +156,11 @@ int mig_handler(request_rec *r)
         return serve_asset(&q, q.route + 8);
     }
 
+    /* Meta calls these without any user of ours; they accept nothing unsigned */
+    if (!strncmp(q.route, "/meta/", 6)) {
+        q.owner = "";
+        return mig_meta_route(&q);
+    }
     if (mig_require_user(r) && !r->user) {
         return mig_fail(&q, HTTP_UNAUTHORIZED, "authentication_required",
                         "Sign-in required",

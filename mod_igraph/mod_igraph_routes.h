@@ -18,6 +18,10 @@ int mig_oauth_pages(mig_req *q);
 /* mod_igraph_publish.c: /reels/publish, /publish, /publish/{id} */
 int mig_publish_route(mig_req *q);
 
+/* mod_igraph_meta.c: the /meta/ routes (Meta callbacks and webhooks) and /api/events */
+int mig_meta_route(mig_req *q);
+int mig_api_events(mig_req *q);
+
 /* mod_igraph_accounts.c */
 int mig_accounts_page(mig_req *q);
 int mig_accounts_form(mig_req *q, apr_int64_t id, const char *verb);

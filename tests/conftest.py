@@ -60,6 +60,7 @@ def make_httpd(fake):
         try:
             h.stop()
             h.check_log(h.allowed)
+            h.check_reports()  # ASan/UBSan/valgrind findings (hardening runs only)
         except AssertionError as e:
             failures.append(str(e))
         else:

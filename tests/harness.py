@@ -9,12 +9,22 @@ Used by the pytest suite (see conftest.py) and by run_dev.py (`make -f Makefile.
     cb = follow_dialog(loc)                       # the fake's consent, non-interactively
     r = s.get(cb, allow_redirects=False)          # back to the module's callback
     httpd.stop(); fake.stop()
+
+Hardening runs (see Makefile.apxs `asan` and `valgrind`) steer the harness through the environment:
+
+    IGRAPH_MODULE=/path/mod_igraph.so   load this build instead of mod_igraph/.libs/mod_igraph.so
+    IGRAPH_HTTPD_ENV="K=V K2=V2"        extra environment for every apache2 run (start and -t);
+                                        an LD_PRELOAD in it comes first (before libfaketime);
+                                        ASAN_OPTIONS/UBSAN_OPTIONS get a log_path in <root>/logs
+    IGRAPH_VALGRIND=1                   run `apache2 -X` under valgrind memcheck (single process)
+    IGRAPH_REPORT_DIR=/dir              copy every sanitizer/valgrind report with a finding here
 """
 import json
 import os
 import pwd
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -29,7 +39,7 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
-MODULE = REPO / "mod_igraph" / ".libs" / "mod_igraph.so"
+MODULE = Path(os.environ.get("IGRAPH_MODULE") or REPO / "mod_igraph" / ".libs" / "mod_igraph.so")
 TEMPLATE = REPO / "conf" / "igraph-dev.conf.in"
 APACHE = "/usr/sbin/apache2"
 PY = "/usr/bin/python3"
@@ -47,6 +57,27 @@ ENDPOINT_HOSTS = {
 }
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 BAD_LOG = re.compile(r"\[(?:[\w_]+:)?(error|crit|alert|emerg)\]|Segmentation fault|AH00052")
+
+# ---- hardening runs (ASan/UBSan module, valgrind) ----------------------------------------------
+HTTPD_ENV = dict(kv.split("=", 1) for kv in shlex.split(os.environ.get("IGRAPH_HTTPD_ENV", ""))
+                 if "=" in kv)
+VALGRIND = os.environ.get("IGRAPH_VALGRIND", "") not in ("", "0")
+VALGRIND_CMD = ["valgrind", "--tool=memcheck", "--keep-debuginfo=yes", "--leak-check=full",
+                "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+                "--num-callers=30", "--error-exitcode=99"]
+VALGRIND_SUPP = TESTS / "valgrind.supp"
+REPORT_DIR = os.environ.get("IGRAPH_REPORT_DIR")
+# a valgrind log with a finding (a clean one ends "ERROR SUMMARY: 0 errors", "definitely lost"
+# only appears when something is)
+VALGRIND_BAD = re.compile(r"ERROR SUMMARY: [1-9]|definitely lost: [1-9]")
+# slower start/stop under the sanitizers and much slower under valgrind
+TIME_SCALE = 6.0 if VALGRIND else (2.0 if HTTPD_ENV else 1.0)
+
+
+def _with_log_path(options, path):
+    """ASAN_OPTIONS/UBSAN_OPTIONS with log_path replaced by path (':'-separated key=value)."""
+    kept = [o for o in options.split(":") if o and not o.startswith("log_path=")]
+    return ":".join(kept + ["log_path=" + str(path)])
 
 
 def free_port():
@@ -97,9 +128,10 @@ def chown_tree(path):
 class FakeMeta:
     """The fake Meta server (tests/fakemeta) as a subprocess."""
 
-    def __init__(self, port=0, sandbox=False):
+    def __init__(self, port=0, sandbox=False, env=None):
         self.port = port
         self.sandbox = sandbox
+        self.env = env          # None: inherit ours; else the whole environment of the process
         self.proc = None
         self.base_url = None
 
@@ -111,7 +143,8 @@ class FakeMeta:
             cmd.append("--sandbox")
         self.log_path = d / "fakemeta.log"
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=str(TESTS), stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=str(TESTS), stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=self.env)
         end = time.time() + 10
         while time.time() < end:
             if portfile.exists() and portfile.read_text().strip():
@@ -179,6 +212,12 @@ class Httpd:
         self.location_extra = location_extra
         self.directives = directives
         self.env = dict(env or {})
+        if VALGRIND:
+            # `apache2 -X` with event crashes at exit in httpd's own fdqueue cleanup (recycled
+            # transaction pools already freed with pchild); prefork's one process does not, and
+            # serves one connection at a time, so no keep-alive (another client would wait for it)
+            self.mpm = "prefork"
+            self.extra = (extra + "\n" if extra else "") + "KeepAlive Off"
         self.graph_version = graph_version
         self.root = Path(root) if root else make_root()
         self.proc = None
@@ -259,6 +298,9 @@ class Httpd:
             text = text.replace(k, v)
         if self.require_user:
             text = text.replace("    Require local\n", "")
+            # Meta's callbacks carry no user of ours (they are signed instead)
+            text += ("\n<Location /ig/meta>\n    AuthType None\n    Require all granted\n"
+                     "</Location>\n")
         self.conf_path.write_text(text)
 
     # ---- time (libfaketime) -------------------------------------------------------------
@@ -270,8 +312,15 @@ class Httpd:
 
     def _env(self):
         env = {"PATH": "/usr/sbin:/usr/bin:/bin", "LANG": "C"}
+        env.update(HTTPD_ENV)
+        # reports per server, in a directory www-data can write (children log after the drop)
+        for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+            if var in env:
+                env[var] = _with_log_path(env[var], self.root / "logs" / name)
         if self.faketime_file is not None:
-            env.update({"LD_PRELOAD": FAKETIME_LIB,
+            # the sanitizer runtime must stay first in the preload list
+            preload = " ".join(x for x in (HTTPD_ENV.get("LD_PRELOAD"), FAKETIME_LIB) if x)
+            env.update({"LD_PRELOAD": preload,
                         "FAKETIME_TIMESTAMP_FILE": str(self.faketime_file),
                         "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_RESET": "1"})
         env.update(self.env)
@@ -281,19 +330,40 @@ class Httpd:
     def configtest(self):
         p = subprocess.run([APACHE, "-t", "-f", str(self.conf_path)], env=self._env(),
                            capture_output=True, text=True)
+        self.collect_reports()
         return p.returncode, p.stdout + p.stderr
 
+    def command(self):
+        if VALGRIND:
+            # -X: one process, no detach; the module's worker thread still runs in it
+            cmd = VALGRIND_CMD + [f"--log-file={self.root}/logs/valgrind.%p.log"]
+            if VALGRIND_SUPP.exists():
+                cmd.append(f"--suppressions={VALGRIND_SUPP}")
+            return cmd + [APACHE, "-X", "-f", str(self.conf_path)]
+        return [APACHE, "-f", str(self.conf_path), "-DFOREGROUND"]
+
     def start(self, timeout=10):
+        timeout *= TIME_SCALE
         self._generation = self.error_log_text().count("resuming normal operations")
         self._out = open(self.root / "logs" / "stdout.log", "a")
         # its own process group: prefork signals the whole group on graceful restart and stop
-        self.proc = subprocess.Popen([APACHE, "-f", str(self.conf_path), "-DFOREGROUND"],
+        self.proc = subprocess.Popen(self.command(),
                                      env=self._env(), stdout=self._out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         if not wait_port(self.port, timeout):
             self.proc.kill()
             raise RuntimeError("httpd did not start:\n" + self.error_log_text()[-3000:] +
                                (self.root / "logs" / "stdout.log").read_text()[-2000:])
+        if VALGRIND:
+            # -X never logs "resuming normal operations": wait until the child answers
+            end = time.time() + timeout
+            while time.time() < end:
+                try:
+                    requests.get(self.url("/ig/"), timeout=timeout)
+                    break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            return self
         self._wait_generation(self._generation + 1, timeout)
         return self
 
@@ -306,6 +376,7 @@ class Httpd:
         raise RuntimeError("httpd generation %d not reached:\n%s" % (n, self.error_log_text()[-3000:]))
 
     def graceful(self, timeout=15):
+        timeout *= TIME_SCALE
         n = self.error_log_text().count("resuming normal operations")
         self.proc.send_signal(signal.SIGUSR1)
         self._wait_generation(n + 1, timeout)
@@ -321,6 +392,7 @@ class Httpd:
     def stop(self, timeout=15):
         if not self.proc:
             return
+        timeout *= TIME_SCALE
         if self.mpm == "prefork":
             # prefork children die in a signal handler; one still finishing a response holds a
             # mod_dbd connection and apr-util then asserts in reslist_cleanup (an httpd/apr-util
@@ -337,6 +409,37 @@ class Httpd:
                 raise AssertionError("httpd did not stop within %ss" % timeout)
         self.proc = None
         self.stop_seconds = time.time() - t0
+        self.collect_reports()
+
+    # ---- sanitizer / valgrind reports ---------------------------------------------------
+    def collect_reports(self):
+        """Reports with a finding in <root>/logs (ASan/LSan asan.<pid>, UBSan ubsan.<pid>,
+        valgrind.<pid>.log); each is copied to IGRAPH_REPORT_DIR when set. Returns them all."""
+        found = getattr(self, "reports", [])
+        logs = self.root / "logs"
+        for path in sorted([*logs.glob("asan.*"), *logs.glob("ubsan.*"),
+                            *logs.glob("valgrind.*.log")]):
+            text = path.read_text(errors="replace")
+            if path.name.startswith("valgrind."):
+                if not VALGRIND_BAD.search(text):
+                    continue
+            elif not text.strip():
+                continue
+            if any(p == path for p, _ in found):
+                continue
+            found.append((path, text))
+            if REPORT_DIR:
+                os.makedirs(REPORT_DIR, exist_ok=True)
+                shutil.copy(path, Path(REPORT_DIR) / f"{self.root.name}.{path.name}")
+        self.reports = found
+        return found
+
+    def check_reports(self):
+        """AssertionError naming every sanitizer/valgrind finding of this server."""
+        reports = self.collect_reports()
+        if reports:
+            raise AssertionError("sanitizer/valgrind reports:\n" + "\n".join(
+                f"== {p}\n{t[-6000:]}" for p, t in reports))
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}{path}"

@@ -1,0 +1,168 @@
+"""Meta's platform callbacks: deauthorize, data deletion, webhooks. Reachable without an Apache
+user, but nothing unsigned is accepted."""
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+
+import pytest
+
+from flows import accounts, connect
+from harness import APP_SECRET, IG_APP_SECRET
+
+VERIFY = "verify-me-123"
+
+
+def b64url(b, pad=False):
+    s = base64.urlsafe_b64encode(b).decode()
+    return s if pad else s.rstrip("=")
+
+
+def signed_request(payload, secret, pad=False, algorithm="HMAC-SHA256", tamper=False):
+    body = dict(payload)
+    body.setdefault("algorithm", algorithm)
+    body.setdefault("issued_at", int(time.time()))
+    enc = b64url(json.dumps(body).encode(), pad)
+    sig = hmac.new(secret.encode(), enc.encode(), hashlib.sha256).digest()
+    if tamper:
+        enc = b64url(json.dumps({**body, "user_id": "999"}).encode(), pad)
+    return b64url(sig, pad) + "." + enc
+
+
+@pytest.fixture
+def authed(make_httpd, fake):
+    return make_httpd(require_user=True, directives=f"IGraphWebhookVerifyToken {VERIFY}",
+                      allowed=[r"IG008[04]"])
+
+
+def ig_connect(h, fake, user="alice", username="cb.acct"):
+    fake.control("ig_user", {"username": username})
+    s = h.session(user)
+    assert connect(h, s, "instagram").status_code == 302
+    [a] = accounts(h, s)
+    app_user = h.sql("SELECT app_user_id FROM accounts WHERE id=?", (a["id"],))[0][0]
+    return s, a, app_user
+
+
+def test_deauthorize_disables_and_erases_tokens(authed, fake):
+    s, a, app_user = ig_connect(authed, fake)
+    anon = authed.session()
+    r = anon.post(authed.url("/ig/meta/deauthorize"),
+                  data={"signed_request": signed_request({"user_id": app_user}, IG_APP_SECRET)})
+    assert r.status_code == 200, r.text
+    [acc] = accounts(authed, s)
+    assert acc["status"] == "disabled" and acc["can_publish"] is False
+    row = authed.sql("SELECT access_token_enc, user_token_enc FROM accounts")[0]
+    assert row == (None, None)
+
+
+@pytest.mark.parametrize("how", ["tampered", "wrong_secret", "wrong_algorithm", "garbage",
+                                 "missing", "old"])
+def test_bad_signed_request_changes_nothing(authed, fake, how):
+    s, a, app_user = ig_connect(authed, fake)
+    payload = {"user_id": app_user}
+    sr = {
+        "tampered": signed_request(payload, IG_APP_SECRET, tamper=True),
+        "wrong_secret": signed_request(payload, "not-the-secret"),
+        "wrong_algorithm": signed_request(payload, IG_APP_SECRET, algorithm="HMAC-SHA1"),
+        "garbage": "abc.def",
+        "missing": None,
+        "old": signed_request({**payload, "issued_at": int(time.time()) - 10 * 86400},
+                              IG_APP_SECRET),
+    }[how]
+    for path in ("/ig/meta/deauthorize", "/ig/meta/data-deletion"):
+        data = {"signed_request": sr} if sr else {"other": "x"}
+        r = authed.session().post(authed.url(path), data=data)
+        assert r.status_code == 400, (path, r.text)
+    assert accounts(authed, s)[0]["status"] == "active"
+
+
+def test_data_deletion_deletes_and_reports(authed, fake):
+    s, a, app_user = ig_connect(authed, fake)
+    r = s.post(authed.url("/ig/publish"), json={"media_type": "IMAGE",
+                                                "image_url": "https://cdn.example.org/x.jpg",
+                                                "publish_at": time.strftime(
+                                                    "%Y-%m-%dT%H:%M:%SZ",
+                                                    time.gmtime(time.time() + 7200))})
+    assert r.status_code == 202
+    r = authed.session().post(
+        authed.url("/ig/meta/data-deletion"),
+        data={"signed_request": signed_request({"user_id": app_user}, IG_APP_SECRET, pad=True)})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"url", "confirmation_code"}
+    assert body["confirmation_code"].isalnum()
+    assert accounts(authed, s) == []
+    assert authed.sql("SELECT COUNT(*) FROM jobs")[0][0] == 0
+    u = urllib.parse.urlsplit(body["url"])
+    status = authed.session().get(authed.url(u.path + "?" + u.query))
+    assert status.status_code == 200
+    assert body["confirmation_code"] in status.text and "Completed" in status.text
+    assert authed.session().get(authed.url("/ig/meta/deletion?code=nope")).status_code == 404
+
+
+def test_facebook_secret_also_verifies(authed, fake):
+    fake.control("fb_user", {"name": "A", "pages": [{"name": "P", "ig_username": "fb.cb"}]})
+    s = authed.session("alice")
+    connect(authed, s, "facebook")
+    app_user = authed.sql("SELECT app_user_id FROM accounts")[0][0]
+    assert app_user
+    r = authed.session().post(authed.url("/ig/meta/deauthorize"),
+                              data={"signed_request": signed_request({"user_id": app_user},
+                                                                     APP_SECRET)})
+    assert r.status_code == 200
+    assert accounts(authed, s)[0]["status"] == "disabled"
+
+
+def test_webhook_verification(authed):
+    anon = authed.session()
+    q = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": VERIFY}
+    r = anon.get(authed.url("/ig/meta/webhook?" + urllib.parse.urlencode(q)))
+    assert r.status_code == 200 and r.text == "1158201444"
+    r = anon.get(authed.url("/ig/meta/webhook?" + urllib.parse.urlencode(
+        {**q, "hub.verify_token": "wrong"})))
+    assert r.status_code == 403
+    r = anon.get(authed.url("/ig/meta/webhook?" + urllib.parse.urlencode(
+        {**q, "hub.challenge": "<script>"})))
+    assert r.status_code == 403
+
+
+def hub_post(h, body, secret, sig=None):
+    raw = json.dumps(body).encode()
+    sig = sig or "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+    return h.session().post(h.url("/ig/meta/webhook"), data=raw,
+                            headers={"Content-Type": "application/json",
+                                     "X-Hub-Signature-256": sig})
+
+
+def test_webhook_events_are_stored_once_and_listed_per_owner(authed, fake):
+    s, a, _ = ig_connect(authed, fake)
+    note = {"object": "instagram", "entry": [
+        {"id": a["ig_user_id"], "time": 1793000800, "changes": [
+            {"field": "comments", "value": {"id": "1786", "text": "Looks tasty!",
+                                            "from": {"id": "65", "username": "fan"}}}]},
+        {"id": a["ig_user_id"], "time": 1793000801, "messaging": [
+            {"sender": {"id": "1"}, "recipient": {"id": a["ig_user_id"]},
+             "timestamp": 1793000801, "message": {"mid": "m1", "text": "hi"}}]}]}
+    r = hub_post(authed, note, IG_APP_SECRET)
+    assert r.status_code == 200 and r.json()["received"] == 2
+    r = hub_post(authed, note, APP_SECRET)          # the other secret, and a duplicate
+    assert r.status_code == 200 and r.json()["received"] == 0
+    events = s.get(authed.url("/ig/api/events")).json()["events"]
+    assert sorted(e["field"] for e in events) == ["comments", "messages"]
+    assert authed.session("bob").get(authed.url("/ig/api/events")).json()["events"] == []
+
+
+@pytest.mark.parametrize("sig", ["sha256=" + "0" * 64, "sha1=abc", "", None])
+def test_webhook_bad_signature_is_403(authed, fake, sig):
+    ig_connect(authed, fake)
+    body = {"object": "instagram", "entry": []}
+    raw = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"}
+    if sig is not None:
+        headers["X-Hub-Signature-256"] = sig
+    r = authed.session().post(authed.url("/ig/meta/webhook"), data=raw, headers=headers)
+    assert r.status_code == 403
+    assert authed.sql("SELECT COUNT(*) FROM events")[0][0] == 0

@@ -1,0 +1,1557 @@
+/* test_meta.c: Meta platform callbacks: signed_request and X-Hub-Signature-256 verification,
+ * webhook body flattening, deletion codes (igraph_meta.c), the schema v4 store functions
+ * (igraph_store.c) against a fresh SQLite file per test, and igraph_fb_me against a tiny
+ * in-process HTTP server.
+ *
+ * TEST_META_PGSQL="host=... dbname=... user=..." runs the store tests against PostgreSQL instead
+ * (each test empties the public schema first; the v3 migration test is SQLite only).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <apr_dbd.h>
+#include <apr_general.h>
+#include <apr_hash.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <curl/curl.h>
+
+#include "igraph_crypto.h"
+#include "igraph_graph.h"
+#include "igraph_json.h"
+#include "igraph_log.h"
+#include "igraph_meta.h"
+#include "igraph_store.h"
+#include "igraph_util.h"
+
+static apr_pool_t *g_pool;
+static const apr_dbd_driver_t *g_driver;
+static const char *g_pg_params; /* NULL: SQLite */
+
+static const igraph_key_t g_key = {{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+                                    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                                    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}};
+
+#define IG_SECRET "ig-app-secret-0123"
+#define FB_SECRET "fb-app-secret-4567"
+#define NOW ((apr_int64_t)1793000800)
+
+static const char *const g_secrets[] = {IG_SECRET, FB_SECRET, NULL};
+
+/* ---- log capture: no secret may ever reach the log --------------------------------------- */
+
+static int g_errors;
+static int g_migrations;
+static char g_logbuf[65536];
+static apr_size_t g_loglen;
+
+static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
+{
+    apr_size_t n = strlen(msg);
+
+    if (level <= IGRAPH_LOG_ERR) {
+        g_errors++;
+    }
+    if (strstr(msg, "IG0305:")) {
+        g_migrations++;
+    }
+    if (g_loglen + n + 2 < sizeof(g_logbuf)) {
+        memcpy(g_logbuf + g_loglen, msg, n);
+        g_loglen += n;
+        g_logbuf[g_loglen++] = '\n';
+        g_logbuf[g_loglen] = '\0';
+    }
+    if (getenv("TEST_STORE_VERBOSE")) {
+        fprintf(stderr, "[%d] %s:%d %s\n", level, file, line, msg);
+    }
+}
+
+static void assert_logs_clean(void)
+{
+    assert_null(strstr(g_logbuf, IG_SECRET));
+    assert_null(strstr(g_logbuf, FB_SECRET));
+    assert_null(strstr(g_logbuf, "EAAJ"));
+    assert_null(strstr(g_logbuf, "appsecret_proof"));
+}
+
+/* ---- signed_request helpers -------------------------------------------------------------- */
+
+/* base64url with '=' padding added to a multiple of 4. */
+static const char *padded(apr_pool_t *p, const char *b64)
+{
+    apr_size_t n = strlen(b64);
+
+    return apr_pstrcat(p, b64, (n % 4 == 2) ? "==" : (n % 4 == 3) ? "=" : "", NULL);
+}
+
+/* "<sig>.<payload>" as Meta builds it: the MAC covers the encoded payload text as sent. */
+static const char *make_sr(apr_pool_t *p, const char *secret, const char *json, int pad_sig,
+                           int pad_payload)
+{
+    const char *enc = igraph_b64url_encode(p, json, strlen(json));
+    unsigned char mac[32];
+    const char *sig;
+
+    if (pad_payload) {
+        enc = padded(p, enc);
+    }
+    igraph_hmac_sha256(secret, strlen(secret), enc, strlen(enc), mac);
+    sig = igraph_b64url_encode(p, mac, sizeof(mac));
+    if (pad_sig) {
+        sig = padded(p, sig);
+    }
+    return apr_pstrcat(p, sig, ".", enc, NULL);
+}
+
+static const char *payload_at(apr_pool_t *p, apr_int64_t issued_at)
+{
+    return apr_psprintf(p,
+                        "{\"algorithm\":\"HMAC-SHA256\",\"expires\":%" APR_INT64_T_FMT
+                        ",\"issued_at\":%" APR_INT64_T_FMT ",\"user_id\":\"218471\"}",
+                        issued_at + 3600, issued_at);
+}
+
+static apr_status_t verify(apr_pool_t *p, const char *sr, igraph_json_t **j, int *which,
+                           const char **why)
+{
+    return igraph_signed_request_verify(p, sr, g_secrets, NOW, 600, j, which, why);
+}
+
+/* ---- signed_request ---------------------------------------------------------------------- */
+
+static void test_sr_valid(void **state)
+{
+    apr_pool_t *p = g_pool;
+    const char *json = payload_at(p, NOW - 5), *why = "x";
+    igraph_json_t *j;
+    int which, ps, pp;
+
+    for (ps = 0; ps <= 1; ps++) {
+        for (pp = 0; pp <= 1; pp++) {
+            j = NULL;
+            which = 7;
+            assert_int_equal(verify(p, make_sr(p, IG_SECRET, json, ps, pp), &j, &which, &why),
+                             APR_SUCCESS);
+            assert_null(why);
+            assert_int_equal(which, 0);
+            assert_non_null(j);
+            assert_string_equal(igraph_json_get_id(p, j, "user_id", NULL), "218471");
+
+            assert_int_equal(verify(p, make_sr(p, FB_SECRET, json, ps, pp), &j, &which, &why),
+                             APR_SUCCESS);
+            assert_int_equal(which, 1);
+        }
+    }
+    /* the doc's example payload has spaces; a big numeric user_id stays exact */
+    json = "{\"algorithm\": \"HMAC-SHA256\", \"issued_at\": 1793000800, "
+           "\"user_id\": 17841400000000001, \"extra\": {\"a\": [1, 2]}}";
+    assert_int_equal(verify(p, make_sr(p, FB_SECRET, json, 0, 0), &j, &which, &why), APR_SUCCESS);
+    assert_string_equal(igraph_json_get_id(p, j, "user_id", NULL), "17841400000000001");
+    /* no issued_at at all is accepted; outputs are optional */
+    json = "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"5\"}";
+    assert_int_equal(igraph_signed_request_verify(p, make_sr(p, IG_SECRET, json, 0, 0), g_secrets,
+                                                  NOW, 600, NULL, NULL, NULL),
+                     APR_SUCCESS);
+    /* empty secrets are skipped, not matched */
+    {
+        const char *const secrets[] = {"", FB_SECRET, NULL};
+        assert_int_equal(igraph_signed_request_verify(p, make_sr(p, FB_SECRET, json, 0, 0), secrets,
+                                                      NOW, 600, NULL, &which, NULL),
+                         APR_SUCCESS);
+        assert_int_equal(which, 1);
+        assert_int_equal(igraph_signed_request_verify(p, make_sr(p, "", json, 0, 0), secrets, NOW,
+                                                      600, NULL, &which, &why),
+                         APR_EGENERAL);
+    }
+}
+
+static void test_sr_tampered(void **state)
+{
+    apr_pool_t *p = g_pool;
+    const char *sr = make_sr(p, IG_SECRET, payload_at(p, NOW), 0, 0), *why = NULL, *dot, *other;
+    igraph_json_t *j = (igraph_json_t *)1;
+    int which = 5;
+    char *t;
+
+    /* another payload under the old signature */
+    dot = strchr(sr, '.');
+    other = make_sr(p, IG_SECRET,
+                    "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,"
+                    "\"user_id\":\"999999\"}",
+                    0, 0);
+    t = apr_pstrcat(p, apr_pstrmemdup(p, sr, dot - sr), strchr(other, '.'), NULL);
+    assert_int_equal(verify(p, t, &j, &which, &why), APR_EGENERAL);
+    assert_string_equal(why, "signature does not match");
+    assert_null(j);
+    assert_int_equal(which, -1);
+
+    /* one character of the signature changed */
+    t = apr_pstrdup(p, sr);
+    t[3] = t[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(verify(p, t, &j, &which, &why), APR_EGENERAL);
+    /* one character of the payload changed (still valid base64url) */
+    t = apr_pstrdup(p, sr);
+    t[strlen(t) - 5] = t[strlen(t) - 5] == 'A' ? 'B' : 'A';
+    assert_int_equal(verify(p, t, &j, &which, &why), APR_EGENERAL);
+    /* padding is not part of what may be changed freely: the MAC covers the text as sent */
+    assert_int_equal(verify(p, apr_pstrcat(p, sr, "==", NULL), &j, &which, &why), APR_EGENERAL);
+    /* signed with a secret we do not have */
+    assert_int_equal(
+        verify(p, make_sr(p, "other-secret", payload_at(p, NOW), 0, 0), &j, &which, &why),
+        APR_EGENERAL);
+    /* no secret configured at all */
+    {
+        const char *const none[] = {NULL};
+        assert_int_equal(igraph_signed_request_verify(p, sr, none, NOW, 600, &j, &which, &why),
+                         APR_EGENERAL);
+        assert_string_equal(why, "no app secret configured");
+        assert_int_equal(igraph_signed_request_verify(p, sr, NULL, NOW, 600, &j, &which, &why),
+                         APR_EGENERAL);
+    }
+}
+
+static void test_sr_algorithm(void **state)
+{
+    apr_pool_t *p = g_pool;
+    const char *why = NULL;
+    igraph_json_t *j;
+    int which;
+
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA1\",\"issued_at\":1793000800,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_string_equal(why, "algorithm is not HMAC-SHA256");
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, "{\"issued_at\":1793000800,\"user_id\":\"1\"}", 0, 0), &j,
+               &which, &why),
+        APR_EGENERAL);
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":256,\"issued_at\":1793000800,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"hmac-sha256\",\"issued_at\":1793000800,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_SUCCESS);
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"Hmac-Sha256\",\"issued_at\":1793000800,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_SUCCESS);
+}
+
+static void test_sr_malformed(void **state)
+{
+    apr_pool_t *p = g_pool;
+    const char *sr = make_sr(p, IG_SECRET, payload_at(p, NOW), 0, 0), *why = NULL, *dot;
+    igraph_json_t *j;
+    unsigned char mac[32];
+    char *big;
+    int which;
+
+    dot = strchr(sr, '.');
+    assert_int_equal(verify(p, NULL, &j, &which, &why), APR_EINVAL);
+    assert_int_equal(verify(p, "", &j, &which, &why), APR_EINVAL);
+    /* no '.', empty parts */
+    assert_int_equal(verify(p, apr_pstrmemdup(p, sr, dot - sr), &j, &which, &why), APR_EINVAL);
+    assert_string_equal(why, "signed_request is not <signature>.<payload>");
+    assert_int_equal(verify(p, dot, &j, &which, &why), APR_EINVAL);
+    assert_int_equal(verify(p, apr_pstrmemdup(p, sr, dot - sr + 1), &j, &which, &why), APR_EINVAL);
+    assert_int_equal(verify(p, ".", &j, &which, &why), APR_EINVAL);
+    /* bad base64url: standard alphabet, stray characters, whitespace */
+    assert_int_equal(verify(p, apr_pstrcat(p, "ab+/", dot, NULL), &j, &which, &why), APR_EINVAL);
+    assert_string_equal(why, "signature is not base64url");
+    assert_int_equal(
+        verify(p, apr_pstrcat(p, apr_pstrmemdup(p, sr, dot - sr), ".e30!", NULL), &j, &which, &why),
+        APR_EINVAL);
+    assert_string_equal(why, "payload is not base64url");
+    assert_int_equal(verify(p, apr_pstrcat(p, " ", sr, NULL), &j, &which, &why), APR_EINVAL);
+    /* a second '.' makes the payload invalid base64url */
+    assert_int_equal(verify(p, apr_pstrcat(p, sr, ".x", NULL), &j, &which, &why), APR_EINVAL);
+    /* signature of the wrong length (16 bytes) */
+    igraph_hmac_sha256(IG_SECRET, strlen(IG_SECRET), dot + 1, strlen(dot + 1), mac);
+    assert_int_equal(
+        verify(p, apr_pstrcat(p, igraph_b64url_encode(p, mac, 16), dot, NULL), &j, &which, &why),
+        APR_EINVAL);
+    assert_string_equal(why, "signature is not 32 bytes");
+    /* correctly signed, but not a JSON object */
+    assert_int_equal(verify(p, make_sr(p, IG_SECRET, "not json at all", 0, 0), &j, &which, &why),
+                     APR_EINVAL);
+    assert_string_equal(why, "payload is not a JSON object");
+    assert_int_equal(verify(p, make_sr(p, IG_SECRET, "[1,2]", 0, 0), &j, &which, &why), APR_EINVAL);
+    assert_int_equal(verify(p, make_sr(p, IG_SECRET, "{\"a\":1} x", 0, 0), &j, &which, &why),
+                     APR_EINVAL);
+    assert_int_equal(verify(p, make_sr(p, IG_SECRET, "{\"a\":\"\xff\"}", 0, 0), &j, &which, &why),
+                     APR_EINVAL);
+    /* no usable user_id */
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\"}", 0, 0), &j, &which, &why),
+        APR_EINVAL);
+    assert_string_equal(why, "user_id is missing");
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"\"}", 0, 0),
+               &j, &which, &why),
+        APR_EINVAL);
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":[1]}", 0, 0),
+               &j, &which, &why),
+        APR_EINVAL);
+    /* huge input: refused before any work, even when correctly signed */
+    big = apr_palloc(p, 20001);
+    memset(big, 'A', 20000);
+    big[20000] = '\0';
+    big[43] = '.';
+    assert_int_equal(verify(p, big, &j, &which, &why), APR_EINVAL);
+    assert_string_equal(why, "signed_request too long");
+    {
+        char *pad = apr_palloc(p, IGRAPH_SIGNED_REQUEST_MAX);
+        memset(pad, 'x', IGRAPH_SIGNED_REQUEST_MAX - 1);
+        pad[IGRAPH_SIGNED_REQUEST_MAX - 1] = '\0';
+        sr = make_sr(p, IG_SECRET,
+                     apr_psprintf(p,
+                                  "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"1\","
+                                  "\"pad\":\"%s\"}",
+                                  pad),
+                     0, 0);
+        assert_true(strlen(sr) > IGRAPH_SIGNED_REQUEST_MAX);
+        assert_int_equal(verify(p, sr, &j, &which, &why), APR_EINVAL);
+    }
+    /* the reasons never quote the input or a secret */
+    assert_null(strstr(why, IG_SECRET));
+}
+
+static void test_sr_issued_at(void **state)
+{
+    apr_pool_t *p = g_pool;
+    const char *why = NULL;
+    igraph_json_t *j;
+    int which;
+
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, payload_at(p, NOW - 600), 0, 0), &j, &which, &why),
+        APR_SUCCESS);
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, payload_at(p, NOW - 601), 0, 0), &j, &which, &why),
+        APR_EGENERAL);
+    assert_string_equal(why, "issued_at is too old");
+    assert_int_equal(verify(p, make_sr(p, IG_SECRET, payload_at(p, 0), 0, 0), &j, &which, &why),
+                     APR_EGENERAL);
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, payload_at(p, -5000000000LL), 0, 0), &j, &which, &why),
+        APR_EGENERAL);
+    /* a little clock skew is fine, more is not */
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, payload_at(p, NOW + 300), 0, 0), &j, &which, &why),
+        APR_SUCCESS);
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, payload_at(p, NOW + 301), 0, 0), &j, &which, &why),
+        APR_EGENERAL);
+    assert_string_equal(why, "issued_at is in the future");
+    /* max_age <= 0: no age limit, the future limit stays */
+    assert_int_equal(igraph_signed_request_verify(p,
+                                                  make_sr(p, IG_SECRET, payload_at(p, 1000), 0, 0),
+                                                  g_secrets, NOW, 0, &j, &which, &why),
+                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_signed_request_verify(p, make_sr(p, IG_SECRET, payload_at(p, NOW + 3600), 0, 0),
+                                     g_secrets, NOW, 0, &j, &which, &why),
+        APR_EGENERAL);
+    /* not a number */
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":\"1793000800\","
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_string_equal(why, "issued_at is not a number");
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":null,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1e300,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\","
+                                    "\"issued_at\":-9223372036854775808,\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    /* an integral real is a number */
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800.0,"
+                                    "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_SUCCESS);
+}
+
+/* ---- X-Hub-Signature-256 ----------------------------------------------------------------- */
+
+static void test_hub_signature(void **state)
+{
+    apr_pool_t *p = g_pool;
+    const char *body = "{\"object\":\"instagram\",\"entry\":[]}";
+    apr_size_t len = strlen(body);
+    const char *hex = igraph_hmac_sha256_hex(p, FB_SECRET, strlen(FB_SECRET), body, len);
+    const char *hdr = apr_pstrcat(p, "sha256=", hex, NULL);
+    char *upper;
+    apr_size_t i;
+
+    assert_int_equal(igraph_hub_signature_ok(hdr, body, len, g_secrets), 1);
+    /* only the Instagram secret configured: no match */
+    {
+        const char *const ig_only[] = {IG_SECRET, NULL};
+        const char *const none[] = {NULL};
+        assert_int_equal(igraph_hub_signature_ok(hdr, body, len, ig_only), 0);
+        assert_int_equal(igraph_hub_signature_ok(hdr, body, len, none), 0);
+        assert_int_equal(igraph_hub_signature_ok(hdr, body, len, NULL), 0);
+    }
+    /* uppercase hex and prefix */
+    upper = apr_pstrdup(p, hdr);
+    for (i = 0; upper[i]; i++) {
+        upper[i] = (char)apr_toupper(upper[i]);
+    }
+    assert_int_equal(igraph_hub_signature_ok(upper, body, len, g_secrets), 1);
+    /* body changed, one byte less, one byte more */
+    assert_int_equal(igraph_hub_signature_ok(hdr, "{\"object\":\"instagram\",\"entry\":[ ]}",
+                                             len + 1, g_secrets),
+                     0);
+    assert_int_equal(igraph_hub_signature_ok(hdr, body, len - 1, g_secrets), 0);
+    /* no prefix, sha1 prefix, wrong lengths, not hex, trailing junk, NULL */
+    assert_int_equal(igraph_hub_signature_ok(hex, body, len, g_secrets), 0);
+    assert_int_equal(
+        igraph_hub_signature_ok(apr_pstrcat(p, "sha1=", hex, NULL), body, len, g_secrets), 0);
+    assert_int_equal(
+        igraph_hub_signature_ok(apr_pstrndup(p, hdr, strlen(hdr) - 1), body, len, g_secrets), 0);
+    assert_int_equal(igraph_hub_signature_ok(apr_pstrcat(p, hdr, "0", NULL), body, len, g_secrets),
+                     0);
+    assert_int_equal(igraph_hub_signature_ok(apr_pstrcat(p, hdr, " ", NULL), body, len, g_secrets),
+                     0);
+    assert_int_equal(igraph_hub_signature_ok(apr_pstrcat(p, " ", hdr, NULL), body, len, g_secrets),
+                     0);
+    upper = apr_pstrdup(p, hdr);
+    upper[10] = 'g';
+    assert_int_equal(igraph_hub_signature_ok(upper, body, len, g_secrets), 0);
+    assert_int_equal(igraph_hub_signature_ok("sha256=", body, len, g_secrets), 0);
+    assert_int_equal(igraph_hub_signature_ok(NULL, body, len, g_secrets), 0);
+    assert_int_equal(igraph_hub_signature_ok(hdr, NULL, len, g_secrets), 0);
+    /* the length counts, not a NUL byte */
+    {
+        const char bin[] = {'a', '\0', 'b'};
+        const char *h = apr_pstrcat(
+            p, "sha256=", igraph_hmac_sha256_hex(p, IG_SECRET, strlen(IG_SECRET), bin, 3), NULL);
+        assert_int_equal(igraph_hub_signature_ok(h, bin, 3, g_secrets), 1);
+        assert_int_equal(igraph_hub_signature_ok(h, bin, 1, g_secrets), 0);
+        h = apr_pstrcat(
+            p, "sha256=", igraph_hmac_sha256_hex(p, IG_SECRET, strlen(IG_SECRET), "", 0), NULL);
+        assert_int_equal(igraph_hub_signature_ok(h, NULL, 0, g_secrets), 1);
+    }
+}
+
+/* ---- webhook bodies ---------------------------------------------------------------------- */
+
+static igraph_json_t *parse(apr_pool_t *p, const char *s)
+{
+    igraph_json_t *j = NULL;
+
+    assert_int_equal(igraph_json_parse(&j, p, s, strlen(s), NULL), APR_SUCCESS);
+    return j;
+}
+
+static igraph_webhook_event_t *ev(apr_array_header_t *a, int i)
+{
+    assert_true(i < a->nelts);
+    return APR_ARRAY_IDX(a, i, igraph_webhook_event_t *);
+}
+
+static const char g_comment_body[] =
+    "{\"object\": \"instagram\",\n"
+    " \"entry\": [{\n"
+    "   \"id\": \"17841400000000001\",\n"
+    "   \"time\": 1793000800,\n"
+    "   \"changes\": [{\n"
+    "     \"field\": \"comments\",\n"
+    "     \"value\": {\"id\": \"17865799348089039\", \"text\": \"Looks tasty!\",\n"
+    "               \"from\": {\"id\": \"6543210987654321\", \"username\": \"hungry.fan\"},\n"
+    "               \"media\": {\"id\": \"17918920912340654\", \"media_product_type\": "
+    "\"FEED\"},\n"
+    "               \"parent_id\": \"17865799348089000\"}}]}]}";
+
+static void test_webhook_changes(void **state)
+{
+    apr_pool_t *p = g_pool;
+    apr_array_header_t *a;
+    igraph_webhook_event_t *e;
+    const char *value = "{\"id\":\"17865799348089039\",\"text\":\"Looks tasty!\","
+                        "\"from\":{\"id\":\"6543210987654321\",\"username\":\"hungry.fan\"},"
+                        "\"media\":{\"id\":\"17918920912340654\",\"media_product_type\":\"FEED\"},"
+                        "\"parent_id\":\"17865799348089000\"}";
+    const char *key;
+
+    assert_int_equal(igraph_webhook_events(p, parse(p, g_comment_body), &a), APR_SUCCESS);
+    assert_int_equal(a->nelts, 1);
+    e = ev(a, 0);
+    assert_string_equal(e->object, "instagram");
+    assert_string_equal(e->ig_id, "17841400000000001");
+    assert_int_equal(e->time, 1793000800);
+    assert_string_equal(e->field, "comments");
+    assert_string_equal(e->value, value);
+    assert_int_equal(e->id, 0);
+    assert_int_equal(e->received_at, 0);
+    key = apr_pstrcat(p, "instagram|17841400000000001|comments|1793000800|", value, NULL);
+    assert_string_equal(e->dedupe, igraph_sha256_hex(p, key, strlen(key)));
+    assert_string_equal(igraph_webhook_dedupe(p, e), e->dedupe);
+
+    /* mentions, story insights with numbers, a field we do not know, a value that is not an
+     * object, a missing value; numeric entry id and time */
+    assert_int_equal(
+        igraph_webhook_events(
+            p,
+            parse(p, "{\"object\":\"instagram\",\"entry\":[{\"id\":17841400000000002,"
+                     "\"time\":\"1793000900\",\"changes\":["
+                     "{\"field\":\"mentions\",\"value\":{\"media_id\":\"1\",\"comment_id\":\"2\"}},"
+                     "{\"field\":\"story_insights\",\"value\":{\"media_id\":\"3\",\"reach\":40,"
+                     "\"taps_forward\":3,\"exits\":2.5}},"
+                     "{\"field\":\"brand_new_field\",\"value\":\"text\"},"
+                     "{\"field\":\"no_value\"}]}]}"),
+            &a),
+        APR_SUCCESS);
+    assert_int_equal(a->nelts, 4);
+    assert_string_equal(ev(a, 0)->ig_id, "17841400000000002");
+    assert_int_equal(ev(a, 0)->time, 1793000900);
+    assert_string_equal(ev(a, 0)->field, "mentions");
+    assert_string_equal(ev(a, 0)->value, "{\"media_id\":\"1\",\"comment_id\":\"2\"}");
+    assert_string_equal(ev(a, 1)->value,
+                        "{\"media_id\":\"3\",\"reach\":40,\"taps_forward\":3,\"exits\":2.5}");
+    assert_string_equal(ev(a, 2)->field, "brand_new_field");
+    assert_string_equal(ev(a, 2)->value, "\"text\"");
+    assert_string_equal(ev(a, 3)->value, "null");
+}
+
+static void test_webhook_messaging(void **state)
+{
+    apr_pool_t *p = g_pool;
+    apr_array_header_t *a;
+
+    assert_int_equal(
+        igraph_webhook_events(
+            p,
+            parse(p, "{\"object\":\"instagram\",\"entry\":[{\"id\":\"17841400000000001\","
+                     "\"time\":1793000800123,\"messaging\":["
+                     "{\"sender\":{\"id\":\"111\"},\"recipient\":{\"id\":\"17841400000000001\"},"
+                     "\"timestamp\":1793000800000,\"message\":{\"mid\":\"m1\",\"text\":\"hi\"}},"
+                     "{\"sender\":{\"id\":\"111\"},\"recipient\":{\"id\":\"17841400000000001\"},"
+                     "\"timestamp\":1793000800001,\"read\":{\"mid\":\"m1\"}},"
+                     "\"not an object\"]}]}"),
+            &a),
+        APR_SUCCESS);
+    assert_int_equal(a->nelts, 2);
+    assert_string_equal(ev(a, 0)->field, "messages");
+    assert_string_equal(ev(a, 1)->field, "messages");
+    /* milliseconds become seconds */
+    assert_int_equal(ev(a, 0)->time, 1793000800);
+    assert_string_equal(
+        ev(a, 0)->value,
+        "{\"sender\":{\"id\":\"111\"},\"recipient\":{\"id\":\"17841400000000001\"},"
+        "\"timestamp\":1793000800000,\"message\":{\"mid\":\"m1\",\"text\":\"hi\"}}");
+    assert_string_not_equal(ev(a, 0)->dedupe, ev(a, 1)->dedupe);
+
+    /* the dashboard's "Test" button form: changes[] with field "messages" */
+    assert_int_equal(
+        igraph_webhook_events(p,
+                              parse(p, "{\"object\":\"instagram\",\"entry\":[{\"id\":\"0\","
+                                       "\"time\":0,\"changes\":[{\"field\":\"messages\","
+                                       "\"value\":{\"sender\":{\"id\":\"12334\"},"
+                                       "\"message\":{\"mid\":\"random_mid\",\"text\":\"random\"}}"
+                                       "}]}]}"),
+                              &a),
+        APR_SUCCESS);
+    assert_int_equal(a->nelts, 1);
+    assert_string_equal(ev(a, 0)->field, "messages");
+    assert_string_equal(ev(a, 0)->ig_id, "0");
+    assert_int_equal(ev(a, 0)->time, 0);
+}
+
+static void test_webhook_batched(void **state)
+{
+    apr_pool_t *p = g_pool;
+    apr_array_header_t *a;
+
+    assert_int_equal(
+        igraph_webhook_events(
+            p,
+            parse(p,
+                  "{\"object\":\"instagram\",\"entry\":["
+                  "{\"id\":\"1\",\"time\":100,\"changes\":[{\"field\":\"comments\","
+                  "\"value\":{\"id\":\"c1\"}},{\"field\":\"comments\",\"value\":{\"id\":\"c2\"}}],"
+                  "\"messaging\":[{\"message\":{\"mid\":\"m\"}}]},"
+                  "42,"
+                  "{\"time\":5,\"changes\":[{\"field\":\"comments\",\"value\":{}}]},"
+                  "{\"id\":\"abc\",\"changes\":[{\"field\":\"comments\",\"value\":{}}]},"
+                  "{\"id\":\"2\",\"changes\":[{\"value\":{}},{\"field\":7,\"value\":{}},"
+                  "{\"field\":\"\",\"value\":{}},{\"field\":\"a b\",\"value\":{}},"
+                  "{\"field\":\"a|b\",\"value\":{}},[],"
+                  "{\"field\":\"mentions\",\"value\":{\"x\":1}}],\"unknown\":true},"
+                  "{\"id\":\"3\",\"time\":-7,\"changes\":{\"field\":\"comments\"},"
+                  "\"messaging\":\"nope\"},"
+                  "{\"id\":\"4\",\"time\":200,\"changes\":[{\"field\":\"live_comments\","
+                  "\"value\":{\"id\":\"c3\"}}]}],\"extra\":[1,2,3]}"),
+            &a),
+        APR_SUCCESS);
+    assert_int_equal(a->nelts, 5);
+    assert_string_equal(ev(a, 0)->ig_id, "1");
+    assert_string_equal(ev(a, 0)->value, "{\"id\":\"c1\"}");
+    assert_string_equal(ev(a, 1)->value, "{\"id\":\"c2\"}");
+    assert_string_equal(ev(a, 2)->field, "messages");
+    assert_int_equal(ev(a, 2)->time, 100);
+    assert_string_equal(ev(a, 3)->ig_id, "2");
+    assert_string_equal(ev(a, 3)->field, "mentions");
+    assert_int_equal(ev(a, 3)->time, 0);
+    assert_string_equal(ev(a, 4)->ig_id, "4");
+    assert_string_equal(ev(a, 4)->field, "live_comments");
+    assert_int_equal(ev(a, 4)->time, 200);
+
+    /* nothing usable is an empty success; "object" absent is "" */
+    assert_int_equal(igraph_webhook_events(p, parse(p, "{\"entry\":[]}"), &a), APR_SUCCESS);
+    assert_int_equal(a->nelts, 0);
+    assert_int_equal(
+        igraph_webhook_events(
+            p, parse(p, "{\"entry\":[{\"id\":\"9\",\"changes\":[{\"field\":\"f\"}]}]}"), &a),
+        APR_SUCCESS);
+    assert_string_equal(ev(a, 0)->object, "");
+}
+
+static void test_webhook_dedupe(void **state)
+{
+    apr_pool_t *p = g_pool;
+    apr_array_header_t *a, *b;
+    const char *twice = "{\"object\":\"instagram\",\"entry\":["
+                        "{\"id\":\"1\",\"time\":100,\"changes\":[{\"field\":\"comments\",\"value\":"
+                        "{\"id\":\"c1\"}}]},"
+                        "{\"id\":\"1\",\"time\":100,\"changes\":[{\"field\":\"comments\",\"value\":"
+                        "{\"id\":\"c1\"}}]},"
+                        "{\"id\":\"1\",\"time\":101,\"changes\":[{\"field\":\"comments\",\"value\":"
+                        "{\"id\":\"c1\"}}]},"
+                        "{\"id\":\"2\",\"time\":100,\"changes\":[{\"field\":\"comments\",\"value\":"
+                        "{\"id\":\"c1\"}}]},"
+                        "{\"id\":\"1\",\"time\":100,\"changes\":[{\"field\":\"mentions\",\"value\":"
+                        "{\"id\":\"c1\"}}]},"
+                        "{\"id\":\"1\",\"time\":100,\"changes\":[{\"field\":\"comments\",\"value\":"
+                        "{\"id\":\"c2\"}}]}"
+                        "]}";
+    int i, k;
+
+    /* the same body delivered twice (and re-parsed, other whitespace) gives the same keys */
+    assert_int_equal(igraph_webhook_events(p, parse(p, g_comment_body), &a), APR_SUCCESS);
+    assert_int_equal(
+        igraph_webhook_events(
+            p,
+            parse(p, "{\"object\":\"instagram\",\"entry\":[{\"id\":\"17841400000000001\","
+                     "\"time\":1793000800,\"changes\":[{\"field\":\"comments\",\"value\":{"
+                     "\"id\":\"17865799348089039\",\"text\":\"Looks tasty!\",\"from\":{\"id\":"
+                     "\"6543210987654321\",\"username\":\"hungry.fan\"},\"media\":{\"id\":"
+                     "\"17918920912340654\",\"media_product_type\":\"FEED\"},\"parent_id\":"
+                     "\"17865799348089000\"}}]}]}"),
+            &b),
+        APR_SUCCESS);
+    assert_string_equal(ev(a, 0)->dedupe, ev(b, 0)->dedupe);
+    assert_int_equal(strlen(ev(a, 0)->dedupe), 64);
+
+    /* within one body: identical events share the key, any difference changes it */
+    assert_int_equal(igraph_webhook_events(p, parse(p, twice), &a), APR_SUCCESS);
+    assert_int_equal(a->nelts, 6);
+    assert_string_equal(ev(a, 0)->dedupe, ev(a, 1)->dedupe);
+    for (i = 1; i < a->nelts; i++) {
+        for (k = i + 1; k < a->nelts; k++) {
+            assert_string_not_equal(ev(a, i)->dedupe, ev(a, k)->dedupe);
+        }
+    }
+    /* another object */
+    assert_int_equal(
+        igraph_webhook_events(
+            p,
+            parse(p, "{\"object\":\"page\",\"entry\":[{\"id\":\"1\",\"time\":100,\"changes\":"
+                     "[{\"field\":\"comments\",\"value\":{\"id\":\"c1\"}}]}]}"),
+            &b),
+        APR_SUCCESS);
+    assert_string_not_equal(ev(a, 0)->dedupe, ev(b, 0)->dedupe);
+}
+
+static void test_webhook_invalid(void **state)
+{
+    apr_pool_t *p = g_pool;
+    apr_array_header_t *a = (apr_array_header_t *)1;
+    apr_array_header_t *big;
+    igraph_json_t *body, *entries, *entry, *changes, *change;
+    int i;
+
+    assert_int_equal(igraph_webhook_events(p, NULL, &a), APR_EINVAL);
+    assert_null(a);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "[]"), &a), APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "\"entry\""), &a), APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "{}"), &a), APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "{\"object\":\"instagram\"}"), &a),
+                     APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "{\"entry\":{}}"), &a), APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "{\"entry\":null}"), &a), APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, "{\"entry\":\"x\"}"), &a), APR_EINVAL);
+    assert_int_equal(igraph_webhook_events(p, parse(p, g_comment_body), NULL), APR_EINVAL);
+
+    /* 1000 entries are fine, 1001 are not */
+    body = igraph_json_new_object(p);
+    entries = igraph_json_new_array(p);
+    igraph_json_setj(body, "entry", entries);
+    for (i = 0; i < IGRAPH_WEBHOOK_MAX_ENTRIES; i++) {
+        entry = igraph_json_new_object(p);
+        igraph_json_sets(entry, "id", apr_itoa(p, i));
+        changes = igraph_json_new_array(p);
+        change = igraph_json_new_object(p);
+        igraph_json_sets(change, "field", "comments");
+        igraph_json_append(changes, change);
+        igraph_json_setj(entry, "changes", changes);
+        igraph_json_append(entries, entry);
+    }
+    assert_int_equal(igraph_webhook_events(p, body, &big), APR_SUCCESS);
+    assert_int_equal(big->nelts, IGRAPH_WEBHOOK_MAX_ENTRIES);
+    igraph_json_append(entries, igraph_json_new_object(p));
+    assert_int_equal(igraph_webhook_events(p, body, &a), APR_EINVAL);
+    assert_null(a);
+
+    /* 5000 events are fine, 5001 are not */
+    body = igraph_json_new_object(p);
+    entries = igraph_json_new_array(p);
+    igraph_json_setj(body, "entry", entries);
+    entry = igraph_json_new_object(p);
+    igraph_json_sets(entry, "id", "1");
+    changes = igraph_json_new_array(p);
+    igraph_json_setj(entry, "changes", changes);
+    igraph_json_append(entries, entry);
+    for (i = 0; i < IGRAPH_WEBHOOK_MAX_EVENTS; i++) {
+        change = igraph_json_new_object(p);
+        igraph_json_sets(change, "field", "comments");
+        igraph_json_setl(change, "value", i);
+        igraph_json_append(changes, change);
+    }
+    assert_int_equal(igraph_webhook_events(p, body, &big), APR_SUCCESS);
+    assert_int_equal(big->nelts, IGRAPH_WEBHOOK_MAX_EVENTS);
+    igraph_json_append(changes, change);
+    assert_int_equal(igraph_webhook_events(p, body, &a), APR_EINVAL);
+    assert_null(a);
+}
+
+/* ---- deletion codes ---------------------------------------------------------------------- */
+
+static void test_deletion_code(void **state)
+{
+    apr_pool_t *p = g_pool;
+    apr_hash_t *seen = apr_hash_make(p);
+    const char *c;
+    int i;
+
+    for (i = 0; i < 200; i++) {
+        c = igraph_deletion_code(p);
+        assert_non_null(c);
+        assert_int_equal(strlen(c), 23);
+        assert_memory_equal(c, "del", 3);
+        assert_int_equal(strspn(c + 3, "abcdefghijklmnopqrstuvwxyz0123456789"), 20);
+        assert_true(igraph_is_deletion_code(c));
+        assert_null(apr_hash_get(seen, c, APR_HASH_KEY_STRING));
+        apr_hash_set(seen, c, APR_HASH_KEY_STRING, c);
+    }
+    assert_false(igraph_is_deletion_code(NULL));
+    assert_false(igraph_is_deletion_code(""));
+    assert_false(igraph_is_deletion_code("del"));
+    assert_false(igraph_is_deletion_code("del0123456789abcdefghi"));   /* 19 */
+    assert_false(igraph_is_deletion_code("del0123456789abcdefghijk")); /* 21 */
+    assert_false(igraph_is_deletion_code("del0123456789ABCDEFGHIJ"));
+    assert_false(igraph_is_deletion_code("xyz0123456789abcdefghij"));
+    assert_false(igraph_is_deletion_code("del0123456789abcdefgh'j"));
+    assert_true(igraph_is_deletion_code("del0123456789abcdefghij"));
+}
+
+/* ---- igraph_fb_me against a one-shot HTTP server ------------------------------------------ */
+
+typedef struct srv_t {
+    int lfd, port, n;
+    const char *resp[4];
+    char req[4][8192];
+    pthread_t th;
+} srv_t;
+
+static void *srv_main(void *baton)
+{
+    srv_t *s = baton;
+    struct pollfd pfd;
+    int i;
+
+    for (i = 0; i < s->n; i++) {
+        apr_size_t len = 0, off = 0, rlen;
+        int fd;
+
+        pfd.fd = s->lfd;
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, 5000) <= 0 || (fd = accept(s->lfd, NULL, NULL)) < 0) {
+            break;
+        }
+        /* GET requests only: read the head */
+        while (len + 1 < sizeof(s->req[i]) && !strstr(s->req[i], "\r\n\r\n")) {
+            ssize_t r;
+            pfd.fd = fd;
+            if (poll(&pfd, 1, 5000) <= 0 ||
+                (r = recv(fd, s->req[i] + len, sizeof(s->req[i]) - len - 1, 0)) <= 0) {
+                break;
+            }
+            len += (apr_size_t)r;
+            s->req[i][len] = '\0';
+        }
+        rlen = strlen(s->resp[i]);
+        while (off < rlen) {
+            ssize_t w = send(fd, s->resp[i] + off, rlen - off, MSG_NOSIGNAL);
+            if (w <= 0) {
+                break;
+            }
+            off += (apr_size_t)w;
+        }
+        shutdown(fd, SHUT_WR);
+        close(fd);
+    }
+    return NULL;
+}
+
+static const char *json_resp(apr_pool_t *p, const char *status, const char *body)
+{
+    return apr_psprintf(p,
+                        "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: "
+                        "%" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n%s",
+                        status, strlen(body), body);
+}
+
+static void test_fb_me(void **state)
+{
+    apr_pool_t *p = g_pool;
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    igraph_graph_t g;
+    igraph_gerr_t err;
+    const char *id, *name, *proof;
+    srv_t s;
+
+    memset(&s, 0, sizeof(s));
+    s.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s.lfd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(s.lfd, 4), 0);
+    assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&sa, &sl), 0);
+    s.port = ntohs(sa.sin_port);
+    s.resp[0] = json_resp(p, "200 OK", "{\"id\":\"10150000000000001\",\"name\":\"Alice Baker\"}");
+    s.resp[1] = json_resp(p, "200 OK", "{\"id\":10150000000000002}");
+    s.resp[2] = json_resp(p, "200 OK", "{\"name\":\"No Id\"}");
+    s.resp[3] = json_resp(p, "400 Bad Request",
+                          "{\"error\":{\"message\":\"Error validating access token\","
+                          "\"type\":\"OAuthException\",\"code\":190}}");
+    s.n = 4;
+    assert_int_equal(pthread_create(&s.th, NULL, srv_main, &s), 0);
+
+    memset(&g, 0, sizeof(g));
+    g.fb_graph_base = apr_psprintf(p, "http://127.0.0.1:%d", s.port);
+    g.version = "v26.0";
+    g.app_id = "1234567890123456";
+    g.app_secret = FB_SECRET;
+    g.fb_appsecret_proof = 1;
+    g.timeout_ms = 5000;
+
+    assert_int_equal(igraph_fb_me(&g, p, "EAAJuserToken", &id, &name, &err), APR_SUCCESS);
+    assert_string_equal(id, "10150000000000001");
+    assert_string_equal(name, "Alice Baker");
+    assert_int_equal(igraph_fb_me(&g, p, "EAAJuserToken", &id, NULL, &err), APR_SUCCESS);
+    assert_string_equal(id, "10150000000000002");
+    assert_int_equal(igraph_fb_me(&g, p, "EAAJuserToken", &id, &name, &err), APR_EGENERAL);
+    assert_null(id);
+    assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
+    assert_int_equal(igraph_fb_me(&g, p, "EAAJuserToken", &id, &name, &err), APR_EGENERAL);
+    assert_int_equal(err.cls, IGRAPH_ERR_REAUTH);
+    assert_null(id);
+    pthread_join(s.th, NULL);
+    close(s.lfd);
+
+    proof = igraph_hmac_sha256_hex(p, FB_SECRET, strlen(FB_SECRET), "EAAJuserToken", 13);
+    assert_non_null(
+        strstr(s.req[0], apr_pstrcat(p, "GET /v26.0/me?fields=id%2Cname&appsecret_proof=", proof,
+                                     " HTTP/1.1\r\n", NULL)));
+    assert_non_null(strstr(s.req[0], "\r\nAuthorization: Bearer EAAJuserToken\r\n"));
+    assert_null(strstr(s.req[0], "access_token="));
+
+    /* no token: refused before any traffic */
+    assert_int_equal(igraph_fb_me(&g, p, NULL, &id, &name, &err), APR_EINVAL);
+    assert_int_equal(err.cls, IGRAPH_ERR_INVALID);
+    assert_int_equal(igraph_fb_me(&g, p, "", &id, &name, &err), APR_EINVAL);
+    assert_logs_clean();
+}
+
+/* ---- store fixture ----------------------------------------------------------------------- */
+
+typedef struct {
+    apr_pool_t *pool;
+    char *dir;
+    char *path;
+    igraph_db_t db;
+} fixture_t;
+
+static void db_open(fixture_t *f, igraph_db_t *db)
+{
+    const char *err = NULL;
+
+    memset(db, 0, sizeof(*db));
+    db->driver = g_driver;
+    db->pool = f->pool;
+    db->prepared = apr_hash_make(f->pool);
+    assert_int_equal(
+        apr_dbd_open_ex(g_driver, f->pool, g_pg_params ? g_pg_params : f->path, &db->handle, &err),
+        APR_SUCCESS);
+}
+
+static void db_close(igraph_db_t *db)
+{
+    if (db->handle) {
+        apr_dbd_close(db->driver, db->handle);
+        db->handle = NULL;
+    }
+}
+
+static void raw_exec(igraph_db_t *db, const char *sql)
+{
+    int nrows = 0;
+
+    if (apr_dbd_query(db->driver, db->handle, &nrows, sql) != 0) {
+        fail_msg("raw_exec failed: %s: %s", sql, apr_dbd_error(db->driver, db->handle, 0));
+    }
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    char tmpl[] = "/tmp/test_meta.XXXXXX";
+
+    if (!f || apr_pool_create(&f->pool, g_pool) != APR_SUCCESS || !mkdtemp(tmpl)) {
+        return -1;
+    }
+    f->dir = apr_pstrdup(f->pool, tmpl);
+    f->path = apr_pstrcat(f->pool, f->dir, "/igraph.db", NULL);
+    db_open(f, &f->db);
+    if (g_pg_params) {
+        raw_exec(&f->db, "DROP SCHEMA IF EXISTS public CASCADE");
+        raw_exec(&f->db, "CREATE SCHEMA public");
+    }
+    g_errors = 0;
+    g_migrations = 0;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    size_t i;
+
+    db_close(&f->db);
+    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+        unlink(apr_pstrcat(f->pool, f->path, suffix[i], NULL));
+    }
+    rmdir(f->dir);
+    apr_pool_destroy(f->pool);
+    free(f);
+    return 0;
+}
+
+/* First column of the first row, or NULL (also for SQL NULL). */
+static const char *raw_value(igraph_db_t *db, apr_pool_t *p, const char *sql)
+{
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *out = NULL;
+    char *s;
+    int rows = 0;
+
+    assert_int_equal(apr_dbd_select(db->driver, p, db->handle, &res, sql, 0), 0);
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (!rows++ && apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &s) == 0) {
+            out = apr_pstrdup(p, s);
+        }
+    }
+    return out;
+}
+
+static long raw_count(igraph_db_t *db, apr_pool_t *p, const char *sql)
+{
+    const char *v = raw_value(db, p, sql);
+
+    assert_non_null(v);
+    return atol(v);
+}
+
+static igraph_account_t *add_account(fixture_t *f, const char *owner, const char *login,
+                                     const char *ig_user_id, const char *app_user_id)
+{
+    igraph_account_t *a = apr_pcalloc(f->pool, sizeof(*a));
+
+    a->login = login;
+    a->owner = owner;
+    a->ig_user_id = ig_user_id;
+    a->username = apr_pstrcat(f->pool, "user", ig_user_id, NULL);
+    a->app_user_id = app_user_id;
+    a->scopes = "instagram_basic,instagram_content_publish";
+    a->token_expires_at = 1900000000;
+    a->token_issued_at = 1700000000;
+    assert_int_equal(
+        igraph_store_account_upsert(
+            &f->db, f->pool, &g_key, a, apr_pstrcat(f->pool, "EAAJaccess", ig_user_id, owner, NULL),
+            !strcmp(login, "facebook") ? apr_pstrcat(f->pool, "EAAJuser", owner, NULL) : NULL),
+        APR_SUCCESS);
+    return a;
+}
+
+static igraph_account_t *get_account(fixture_t *f, const char *owner, apr_int64_t id)
+{
+    igraph_account_t *a = NULL;
+
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, owner, id, &a), APR_SUCCESS);
+    return a;
+}
+
+static void add_job(fixture_t *f, const char *id, const igraph_account_t *a)
+{
+    igraph_job_t *j = apr_pcalloc(f->pool, sizeof(*j));
+
+    j->id = id;
+    j->account_id = a->id;
+    j->owner = a->owner;
+    j->login = a->login;
+    j->ig_user_id = a->ig_user_id;
+    j->media_type = IGRAPH_MEDIA_IMAGE;
+    j->status = IGRAPH_JOB_QUEUED;
+    j->request = "{\"image_url\":\"https://cdn.example.com/a.jpg\"}";
+    j->created_at = j->updated_at = j->next_at = 1793000000;
+    assert_int_equal(igraph_store_job_insert(&f->db, f->pool, j, NULL, NULL), APR_SUCCESS);
+}
+
+static igraph_webhook_event_t *make_event(apr_pool_t *p, const char *ig_id, const char *field,
+                                          const char *value, apr_int64_t received_at)
+{
+    igraph_webhook_event_t *e = apr_pcalloc(p, sizeof(*e));
+
+    e->object = "instagram";
+    e->ig_id = ig_id;
+    e->field = field;
+    e->value = value;
+    e->time = 1793000800;
+    e->received_at = received_at;
+    e->dedupe = igraph_webhook_dedupe(p, e);
+    return e;
+}
+
+static void add_event(fixture_t *f, const char *ig_id, const char *value, apr_int64_t received_at)
+{
+    assert_int_equal(
+        igraph_store_event_insert(&f->db, f->pool,
+                                  make_event(f->pool, ig_id, "comments", value, received_at)),
+        APR_SUCCESS);
+}
+
+static long count_where(fixture_t *f, const char *table, const char *where)
+{
+    return raw_count(&f->db, f->pool,
+                     apr_psprintf(f->pool, "SELECT COUNT(*) FROM %s WHERE %s", table, where));
+}
+
+/* ---- store: schema v4 -------------------------------------------------------------------- */
+
+/* Schema version 3 exactly as released (igraph_store.c at 2d67e3e), with data in it. */
+static const char *const v3_fixture[] = {
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "platform TEXT NOT NULL DEFAULT 'meta_ig', login TEXT NOT NULL, ig_user_id TEXT NOT NULL, "
+    "owner TEXT NOT NULL, username TEXT, name TEXT, picture_url TEXT, page_id TEXT, "
+    "page_name TEXT, app_user_id TEXT, access_token_enc TEXT, user_token_enc TEXT, "
+    "token_expires_at BIGINT NOT NULL DEFAULT 0, token_issued_at BIGINT NOT NULL DEFAULT 0, "
+    "scopes TEXT, status TEXT NOT NULL DEFAULT 'active', last_error TEXT, "
+    "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+    "UNIQUE (owner, platform, ig_user_id))",
+    "CREATE INDEX accounts_app_user_id ON accounts (app_user_id)",
+    "CREATE TABLE oauth_states (state_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+    "login TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "CREATE TABLE oauth_pending (id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, "
+    "payload_enc TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    "ALTER TABLE accounts ADD COLUMN next_refresh_at BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE accounts ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE accounts ADD COLUMN claimed_by TEXT",
+    "ALTER TABLE accounts ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0",
+    "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+    "expires_at BIGINT NOT NULL)",
+    "CREATE INDEX accounts_due ON accounts (status, token_expires_at)",
+    "CREATE TABLE jobs (id TEXT PRIMARY KEY, account_id BIGINT NOT NULL, owner TEXT NOT NULL, "
+    "login TEXT, ig_user_id TEXT, media_type TEXT NOT NULL, status TEXT NOT NULL, request TEXT, "
+    "creation_id TEXT, children TEXT, media_id TEXT, permalink TEXT, error TEXT, "
+    "error_message TEXT, n_children_expected INTEGER NOT NULL DEFAULT 0, "
+    "children_ready INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, "
+    "polls INTEGER NOT NULL DEFAULT 0, publish_sent INTEGER NOT NULL DEFAULT 0, "
+    "error_subcode BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, "
+    "updated_at BIGINT NOT NULL, publish_at BIGINT NOT NULL DEFAULT 0, "
+    "next_at BIGINT NOT NULL DEFAULT 0, container_created_at BIGINT NOT NULL DEFAULT 0, "
+    "deadline BIGINT NOT NULL DEFAULT 0, caption TEXT, idempotency_key TEXT, media_key TEXT, "
+    "claimed_by TEXT, claim_until BIGINT NOT NULL DEFAULT 0, UNIQUE (owner, idempotency_key))",
+    "CREATE INDEX jobs_next_at ON jobs (next_at)",
+    "CREATE INDEX jobs_owner_created ON jobs (owner, created_at)",
+    "CREATE INDEX jobs_account_media ON jobs (account_id, media_key)",
+    "CREATE INDEX jobs_account_status ON jobs (account_id, status)",
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 1700000000)",
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (2, 1700000001)",
+    "INSERT INTO schema_migrations (version, applied_at) VALUES (3, 1700000002)",
+    "INSERT INTO accounts (login, ig_user_id, owner, username, app_user_id, token_expires_at, "
+    "token_issued_at, status, created_at, updated_at, next_refresh_at, refresh_failures) "
+    "VALUES ('instagram', '111', 'alice', 'v3user', '5551', 1900000000, 1700000000, 'active', "
+    "1700000000, 1700000001, 1800000000, 2)",
+    "INSERT INTO jobs (id, account_id, owner, login, ig_user_id, media_type, status, request, "
+    "created_at, updated_at, next_at) VALUES ('j-v3', 1, 'alice', 'instagram', '111', 'IMAGE', "
+    "'queued', '{}', 1700000000, 1700000000, 1700000000)",
+    "INSERT INTO leases VALUES ('maintenance', 'pid1', 1700000100)",
+    NULL,
+};
+
+static void test_migrate_v3(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *list;
+    igraph_account_t *a;
+    igraph_job_t *j;
+    int i, n = -1;
+
+    if (g_pg_params) {
+        skip();
+    }
+    for (i = 0; v3_fixture[i]; i++) {
+        raw_exec(&f->db, v3_fixture[i]);
+    }
+    assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
+    assert_int_equal(g_migrations, 1);
+    assert_int_equal(IGRAPH_SCHEMA_VERSION, 4);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"), 4);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"), 4);
+    /* the v3 data is untouched */
+    assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    a = APR_ARRAY_IDX(list, 0, igraph_account_t *);
+    assert_string_equal(a->username, "v3user");
+    assert_int_equal(a->refresh_failures, 2);
+    assert_int_equal(igraph_store_job_get(&f->db, f->pool, "alice", "j-v3", &j), APR_SUCCESS);
+    assert_int_equal(j->account_id, a->id);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 1);
+    /* the new tables and the index */
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM events"), 0);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM deletion_requests"), 0);
+    assert_int_equal(raw_count(&f->db, f->pool,
+                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                               "AND name = 'events_ig_user_id'"),
+                     1);
+    /* and they work on the old data */
+    add_event(f, "111", "{\"id\":\"c1\"}", 1793000000);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 10, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "5551", NULL, &n), APR_SUCCESS);
+    assert_int_equal(n, 1);
+    /* a second connection does not migrate again */
+    {
+        igraph_db_t db2;
+
+        db_open(f, &db2);
+        assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
+        db_close(&db2);
+    }
+    assert_int_equal(g_migrations, 1);
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_deauthorize(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a1, *a2, *a3, *a4, *a;
+    int n = -1;
+
+    a1 = add_account(f, "alice", "facebook", "111", "U1");
+    a2 = add_account(f, "bob", "facebook", "222", "U1");
+    a3 = add_account(f, "alice", "instagram", "333", "U1");
+    a4 = add_account(f, "alice", "facebook", "444", "U2");
+
+    /* Facebook Login only */
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", "facebook", &n), APR_SUCCESS);
+    assert_int_equal(n, 2);
+    a = get_account(f, "alice", a1->id);
+    assert_string_equal(a->status, "disabled");
+    assert_string_equal(a->last_error, "access removed on Meta (deauthorized)");
+    assert_null(a->access_token_enc);
+    assert_null(a->user_token_enc);
+    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS));
+    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_USER));
+    assert_true(a->updated_at >= a1->updated_at);
+    a = get_account(f, "bob", a2->id);
+    assert_string_equal(a->status, "disabled");
+    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS));
+    /* the Instagram Login connection of the same id and another user are untouched */
+    a = get_account(f, "alice", a3->id);
+    assert_string_equal(a->status, "active");
+    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS),
+                        "EAAJaccess333alice");
+    a = get_account(f, "alice", a4->id);
+    assert_string_equal(a->status, "active");
+    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_USER),
+                        "EAAJuseralice");
+
+    /* any login; already disabled rows count again (the callback may be repeated) */
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", NULL, &n), APR_SUCCESS);
+    assert_int_equal(n, 3);
+    a = get_account(f, "alice", a3->id);
+    assert_string_equal(a->status, "disabled");
+    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS));
+    /* no token left anywhere in the rows of U1 */
+    assert_int_equal(count_where(f, "accounts",
+                                 "app_user_id = 'U1' AND (access_token_enc IS NOT NULL "
+                                 "OR user_token_enc IS NOT NULL)"),
+                     0);
+    /* nobody / unknown ids / case matters */
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U404", NULL, &n), APR_SUCCESS);
+    assert_int_equal(n, 0);
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "u2", NULL, &n), APR_SUCCESS);
+    assert_int_equal(n, 0);
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", "instagram", NULL),
+                     APR_SUCCESS);
+    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+    /* bad arguments */
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, NULL, NULL, &n), APR_EINVAL);
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "", NULL, &n), APR_EINVAL);
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", "Facebook", &n), APR_EINVAL);
+    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+
+    /* connecting again makes the account usable again */
+    a1 = add_account(f, "alice", "facebook", "111", "U1");
+    a = get_account(f, "alice", a1->id);
+    assert_string_equal(a->status, "active");
+    assert_null(a->last_error);
+    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS),
+                        "EAAJaccess111alice");
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_data_deletion(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a1, *a2, *a3, *a4, *a = NULL;
+    const char *code1 = igraph_deletion_code(f->pool), *code2 = igraph_deletion_code(f->pool);
+    const char *code3 = igraph_deletion_code(f->pool), *status = NULL;
+    apr_int64_t created = 0, completed = 0, now = igraph_now();
+    int n = -1, deleted = -1;
+
+    /* U1 connected Instagram accounts 111 (alice) and 333 (carol) with Instagram Login; bob
+     * links 111 too, through Facebook Login as Meta user U9; alice also has 444 as U2. */
+    a1 = add_account(f, "alice", "instagram", "111", "U1");
+    a2 = add_account(f, "carol", "instagram", "333", "U1");
+    a3 = add_account(f, "bob", "facebook", "111", "U9");
+    a4 = add_account(f, "alice", "facebook", "444", "U2");
+    add_job(f, "j1", a1);
+    add_job(f, "j2", a1);
+    add_job(f, "j3", a2);
+    add_job(f, "j4", a4);
+    add_job(f, "j5", a3);
+    add_event(f, "111", "{\"n\":1}", 1793000001);
+    add_event(f, "333", "{\"n\":2}", 1793000002);
+    add_event(f, "444", "{\"n\":3}", 1793000003);
+    add_event(f, "999", "{\"n\":4}", 1793000004);
+    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &g_key, "p1", "alice", "pages",
+                                              "{\"token\":\"EAAJpending\"}", now + 600),
+                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_pending_put(&f->db, f->pool, &g_key, "p2", "carol", "pages", "{}", now + 600),
+        APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_pending_put(&f->db, f->pool, &g_key, "p3", "dave", "pages", "{}", now + 600),
+        APR_SUCCESS);
+
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", "instagram", code1, &n),
+                     APR_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a1->id, &a), APR_NOTFOUND);
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "carol", a2->id, &a), APR_NOTFOUND);
+    assert_int_equal(count_where(f, "accounts", "app_user_id = 'U1'"), 0);
+    assert_int_equal(count_where(f, "jobs", "id IN ('j1', 'j2', 'j3')"), 0);
+    assert_int_equal(count_where(f, "jobs", "id IN ('j4', 'j5')"), 2);
+    /* 333 is gone; 111 stays while bob's connection still links it */
+    assert_int_equal(count_where(f, "events", "ig_user_id = '333'"), 0);
+    assert_int_equal(count_where(f, "events", "ig_user_id IN ('111', '444', '999')"), 3);
+    assert_int_equal(count_where(f, "oauth_pending", "id IN ('p1', 'p2')"), 0);
+    assert_int_equal(count_where(f, "oauth_pending", "id = 'p3'"), 1);
+    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+    assert_string_equal(get_account(f, "bob", a3->id)->status, "active");
+
+    assert_int_equal(
+        igraph_store_deletion_get(&f->db, f->pool, code1, &status, &deleted, &created, &completed),
+        APR_SUCCESS);
+    assert_string_equal(status, "completed");
+    assert_int_equal(deleted, 2);
+    assert_true(created >= now && created <= now + 60);
+    assert_true(completed >= created);
+    assert_int_equal(count_where(f, "deletion_requests",
+                                 apr_psprintf(f->pool,
+                                              "code = '%s' AND app_user_id = 'U1' "
+                                              "AND login = 'instagram'",
+                                              code1)),
+                     1);
+
+    /* bob's request takes the last link to 111: its events go now */
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U9", NULL, code2, &n),
+                     APR_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(count_where(f, "events", "ig_user_id = '111'"), 0);
+    assert_int_equal(count_where(f, "jobs", "id = 'j5'"), 0);
+    assert_int_equal(count_where(f, "deletion_requests",
+                                 apr_psprintf(f->pool, "code = '%s' AND login IS NULL", code2)),
+                     1);
+
+    /* an id we never stored is still recorded */
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U404", "facebook", code3, &n),
+                     APR_SUCCESS);
+    assert_int_equal(n, 0);
+    assert_int_equal(
+        igraph_store_deletion_get(&f->db, f->pool, code3, &status, &deleted, NULL, NULL),
+        APR_SUCCESS);
+    assert_string_equal(status, "completed");
+    assert_int_equal(deleted, 0);
+    assert_int_equal(igraph_store_deletion_get(&f->db, f->pool, code3, NULL, NULL, NULL, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_deletion_get(&f->db, f->pool, "delnosuchcode000000000000",
+                                               &status, &deleted, &created, &completed),
+                     APR_NOTFOUND);
+    assert_int_equal(g_errors, 0);
+
+    /* a failure rolls everything back: a reused code fails the final INSERT */
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U2", NULL, code1, &n),
+                     APR_EGENERAL);
+    assert_int_equal(n, 0);
+    assert_true(g_errors > 0);
+    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+    assert_int_equal(count_where(f, "jobs", "id = 'j4'"), 1);
+    assert_int_equal(count_where(f, "events", "ig_user_id = '444'"), 1);
+    assert_int_equal(count_where(f, "deletion_requests", "app_user_id = 'U2'"), 0);
+    /* and the connection is usable afterwards (no transaction left open) */
+    assert_int_equal(
+        igraph_store_data_deletion(&f->db, f->pool, "U2", NULL, igraph_deletion_code(f->pool), &n),
+        APR_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(count_where(f, "accounts", "1 = 1"), 0);
+    assert_int_equal(count_where(f, "events", "ig_user_id = '444'"), 0);
+    assert_int_equal(count_where(f, "events", "ig_user_id = '999'"), 1);
+
+    /* bad arguments */
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, NULL, NULL, code3, &n),
+                     APR_EINVAL);
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "", NULL, code3, &n), APR_EINVAL);
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", NULL, NULL, &n), APR_EINVAL);
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", NULL, "", &n), APR_EINVAL);
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", "both", code3, &n),
+                     APR_EINVAL);
+    assert_int_equal(igraph_store_deletion_get(&f->db, f->pool, NULL, NULL, NULL, NULL, NULL),
+                     APR_EINVAL);
+}
+
+static void test_event_insert(void **state)
+{
+    fixture_t *f = *state;
+    igraph_webhook_event_t *e = make_event(f->pool, "111", "comments", "{\"id\":\"c1\"}", 0);
+    igraph_webhook_event_t *e2;
+    apr_int64_t now = igraph_now();
+
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e), APR_SUCCESS);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e), APR_EEXIST);
+    assert_int_equal(count_where(f, "events", "1 = 1"), 1);
+    /* received_at 0 means now */
+    assert_true(raw_count(&f->db, f->pool, "SELECT received_at FROM events") >= now);
+    assert_int_equal(raw_count(&f->db, f->pool, "SELECT event_time FROM events"), 1793000800);
+    assert_string_equal(raw_value(&f->db, f->pool, "SELECT payload FROM events"),
+                        "{\"id\":\"c1\"}");
+    assert_string_equal(raw_value(&f->db, f->pool, "SELECT dedupe FROM events"), e->dedupe);
+
+    /* another value is another event; the same key is a duplicate whatever else differs */
+    e2 = make_event(f->pool, "111", "comments", "{\"id\":\"c2\"}", 1793000000);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_SUCCESS);
+    e2 = make_event(f->pool, "222", "mentions", "{}", 1793000000);
+    e2->dedupe = e->dedupe;
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EEXIST);
+    assert_int_equal(count_where(f, "events", "1 = 1"), 2);
+
+    /* events parsed from a redelivered body are duplicates */
+    {
+        apr_array_header_t *a, *b;
+        igraph_json_t *j;
+        int i;
+
+        j = parse(f->pool, g_comment_body);
+        assert_int_equal(igraph_webhook_events(f->pool, j, &a), APR_SUCCESS);
+        assert_int_equal(igraph_webhook_events(f->pool, parse(f->pool, g_comment_body), &b),
+                         APR_SUCCESS);
+        for (i = 0; i < a->nelts; i++) {
+            assert_int_equal(igraph_store_event_insert(&f->db, f->pool, ev(a, i)), APR_SUCCESS);
+            assert_int_equal(igraph_store_event_insert(&f->db, f->pool, ev(b, i)), APR_EEXIST);
+        }
+    }
+
+    /* bad arguments */
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, NULL), APR_EINVAL);
+    e2 = make_event(f->pool, "111", "comments", "{}", 0);
+    e2->dedupe = NULL;
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    e2 = make_event(f->pool, "", "comments", "{}", 0);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    e2 = make_event(f->pool, "111", NULL, "{}", 0);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    e2 = make_event(f->pool, "111", "comments", NULL, 0);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    assert_int_equal(g_errors, 0);
+}
+
+static void test_events_list(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *list;
+    igraph_webhook_event_t *e;
+
+    add_account(f, "alice", "facebook", "111", "U1");
+    add_account(f, "alice", "instagram", "112", "U5");
+    add_account(f, "bob", "facebook", "222", "U2");
+    add_event(f, "111", "{\"n\":1}", 1793000001);
+    add_event(f, "222", "{\"n\":2}", 1793000002);
+    add_event(f, "112", "{\"n\":3}", 1793000003);
+    add_event(f, "111", "{\"n\":4}", 1793000003);
+    add_event(f, "999", "{\"n\":5}", 1793000005);
+
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 50, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 3);
+    /* newest first; equal received_at: the later insert first */
+    e = APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *);
+    assert_string_equal(e->value, "{\"n\":4}");
+    assert_string_equal(e->ig_id, "111");
+    assert_string_equal(e->field, "comments");
+    assert_int_equal(e->time, 1793000800);
+    assert_int_equal(e->received_at, 1793000003);
+    assert_true(e->id > 0);
+    assert_null(e->object);
+    assert_int_equal(strlen(e->dedupe), 64);
+    assert_string_equal(APR_ARRAY_IDX(list, 1, igraph_webhook_event_t *)->value, "{\"n\":3}");
+    assert_string_equal(APR_ARRAY_IDX(list, 2, igraph_webhook_event_t *)->value, "{\"n\":1}");
+    assert_true(APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *)->id >
+                APR_ARRAY_IDX(list, 1, igraph_webhook_event_t *)->id);
+
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 1, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "bob", 50, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *)->value, "{\"n\":2}");
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "carol", 50, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 0);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "", 50, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 0);
+    /* SQL stays data */
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice' OR '1'='1", 50, &list),
+                     APR_SUCCESS);
+    assert_int_equal(list->nelts, 0);
+
+    /* a disabled account still shows its events; a deleted one does not */
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U5", NULL, NULL), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 50, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 3);
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U5", NULL,
+                                                igraph_deletion_code(f->pool), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 50, &list), APR_SUCCESS);
+    assert_int_equal(list->nelts, 2);
+
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 0, &list), APR_EINVAL);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, NULL, 5, &list), APR_EINVAL);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 5, NULL), APR_EINVAL);
+    assert_int_equal(g_errors, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(test_sr_valid),        cmocka_unit_test(test_sr_tampered),
+        cmocka_unit_test(test_sr_algorithm),    cmocka_unit_test(test_sr_malformed),
+        cmocka_unit_test(test_sr_issued_at),    cmocka_unit_test(test_hub_signature),
+        cmocka_unit_test(test_webhook_changes), cmocka_unit_test(test_webhook_messaging),
+        cmocka_unit_test(test_webhook_batched), cmocka_unit_test(test_webhook_dedupe),
+        cmocka_unit_test(test_webhook_invalid), cmocka_unit_test(test_deletion_code),
+        cmocka_unit_test(test_fb_me),
+    };
+    const struct CMUnitTest store[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deauthorize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_data_deletion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_insert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events_list, setup, teardown),
+    };
+    int failed;
+
+    g_pg_params = getenv("TEST_META_PGSQL");
+    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&g_pool, NULL) != APR_SUCCESS ||
+        apr_dbd_init(g_pool) != APR_SUCCESS ||
+        apr_dbd_get_driver(g_pool, g_pg_params ? "pgsql" : "sqlite3", &g_driver) != APR_SUCCESS) {
+        fprintf(stderr, "cannot load the apr_dbd %s driver\n", g_pg_params ? "pgsql" : "sqlite3");
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_DEBUG);
+    failed = cmocka_run_group_tests_name("meta", pure, NULL, NULL);
+    failed += cmocka_run_group_tests_name("meta store", store, NULL, NULL);
+    curl_global_cleanup();
+    apr_pool_destroy(g_pool);
+    apr_terminate();
+    return failed;
+}
