@@ -602,3 +602,31 @@ int igraph_is_utf8(const char *s, apr_size_t len)
     }
     return 1;
 }
+
+int igraph_is_local_path(const char *s)
+{
+    const char *seg;
+    apr_size_t n;
+
+    if (!s || s[0] != '/' || s[1] == '/' || s[1] == '\\' || (n = strlen(s)) > 512) {
+        return 0;
+    }
+    for (seg = s; *seg; seg++) {
+        unsigned char c = (unsigned char)*seg;
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
+            return 0;
+        }
+    }
+    /* no dot segments: "/a/../b" would normalise elsewhere than it reads */
+    for (seg = s; seg && *seg; seg = strchr(seg + 1, '/')) {
+        const char *next = seg + 1;
+        apr_size_t len = strcspn(next, "/?#");
+        if ((len == 1 && next[0] == '.') || (len == 2 && next[0] == '.' && next[1] == '.')) {
+            return 0;
+        }
+        if (strchr("?#", next[len]) && next[len]) {
+            break;
+        }
+    }
+    return 1;
+}

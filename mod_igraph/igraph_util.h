@@ -65,4 +65,9 @@ int igraph_is_numeric_id(const char *s);
 /* 1 when the bytes are valid UTF-8 (no overlongs, no surrogates). */
 int igraph_is_utf8(const char *s, apr_size_t len);
 
+/* 1 when s is a safe same-host redirect target: an absolute path ("/..."), not "//" or "/\",
+ * no backslash, no control or non-ASCII byte, no "." or ".." segment, at most 512 bytes (after
+ * percent-decoding, which the caller has done). */
+int igraph_is_local_path(const char *s);
+
 #endif

@@ -20,6 +20,19 @@
 
 #define SESS_STATE "igraph-state"
 #define SESS_PENDING "igraph-pending"
+#define SESS_RETURN "igraph-return"
+
+/* Where to send the browser after a connect: the validated return_to given to /oauth/start, or
+ * the accounts page. */
+static const char *after_connect(mig_req *q, const char *query)
+{
+    const char *rt = mig_session_get(q, SESS_RETURN);
+    mig_session_set(q, SESS_RETURN, NULL);
+    if (rt && igraph_is_local_path(rt)) {
+        return rt;
+    }
+    return apr_pstrcat(q->r->pool, mig_url(q, "/accounts"), query, NULL);
+}
 
 static const char *state_hash(mig_req *q, const char *state)
 {
@@ -79,6 +92,15 @@ int mig_oauth_start(mig_req *q)
                         "Sessions unavailable",
                         "Connecting needs mod_session with an encrypted cookie on this location "
                         "(Session On, SessionCookieName, SessionCryptoPassphrase)");
+    }
+    {
+        /* return-to: a same-host path only, whatever the parameter says */
+        const char *rt = apr_table_get(q->args, "return_to");
+        if (rt && (igraph_table_count(q->args, "return_to") > 1 || !igraph_is_local_path(rt))) {
+            return mig_fail(q, HTTP_BAD_REQUEST, "bad_return_to", "Invalid return address",
+                            "return_to must be a path on this site, like /ig/accounts");
+        }
+        mig_session_set(q, SESS_RETURN, rt);
     }
     if (!(db = mig_db(q))) {
         return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
@@ -296,8 +318,8 @@ static int connect_facebook(mig_req *q, const char *code)
                             "Storage unavailable", "The account could not be saved");
         }
         return mig_redirect(q, HTTP_MOVED_TEMPORARILY,
-                            apr_psprintf(p, "%s?connected=%" APR_INT64_T_FMT,
-                                         mig_url(q, "/accounts"), a->id));
+                            after_connect(q, apr_psprintf(p, "?connected=%" APR_INT64_T_FMT,
+                                                          a->id)));
     }
     {
         const char *pid = igraph_random_token(p, 24);
@@ -366,8 +388,7 @@ static int connect_instagram(mig_req *q, const char *code)
                   "Login for '%s'",
                   a->id, a->username ? a->username : "?", a->ig_user_id, q->owner);
     return mig_redirect(q, HTTP_MOVED_TEMPORARILY,
-                        apr_psprintf(p, "%s?connected=%" APR_INT64_T_FMT,
-                                     mig_url(q, "/accounts"), a->id));
+                        after_connect(q, apr_psprintf(p, "?connected=%" APR_INT64_T_FMT, a->id)));
 }
 
 int mig_oauth_callback(mig_req *q)
@@ -528,8 +549,7 @@ int mig_oauth_pages(mig_req *q)
         igraph_store_pending_delete(db, r->pool, pid);
         mig_session_set(q, SESS_PENDING, NULL);
         return mig_redirect(q, HTTP_SEE_OTHER,
-                            apr_psprintf(r->pool, "%s?connected=%d", mig_url(q, "/accounts"),
-                                         stored));
+                            after_connect(q, apr_psprintf(r->pool, "?connected=%d", stored)));
     }
 
     {

@@ -235,3 +235,22 @@ def test_tokens_never_leave_in_clear(httpd, fake):
         for b in bodies:
             assert t not in b
     assert "sandbox-app-secret" not in log and b"sandbox-app-secret" not in db
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/",
+                                    "/ig/../../etc", "/a\r\nSet-Cookie:x=1", "javascript:alert(1)",
+                                    "/ig/./accounts"])
+def test_return_to_must_be_a_local_path(httpd, target):
+    r = httpd.session().get(httpd.url("/ig/oauth/start?login=facebook&return_to=" +
+                                      urllib.parse.quote(target, safe="")),
+                            allow_redirects=False)
+    assert r.status_code == 400, (target, r.status_code)
+    assert "Location" not in r.headers
+
+
+def test_return_to_is_honoured_after_connect(httpd, fake):
+    fake.control("fb_user", ONE_IG_PAGE)
+    s = httpd.session()
+    loc = start(httpd, s, "facebook", return_to="/ig/accounts?from=settings")
+    r = callback(httpd, s, follow_dialog(loc))
+    assert r.status_code == 302 and r.headers["Location"] == "/ig/accounts?from=settings"
