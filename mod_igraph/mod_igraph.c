@@ -24,6 +24,8 @@
 
 #include "mod_igraph.h"
 #include "igraph_log.h"
+#include "mod_igraph_web.h"
+#include <http_request.h>
 
 /* Core log messages go to the main server's error log under this module's LogLevel. */
 static server_rec *log_server;
@@ -180,6 +182,9 @@ static void mig_register_hooks(apr_pool_t *p)
     ap_hook_child_init(mig_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(mig_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(mig_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_filter(mig_web_insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(mig_web_insert_filters, NULL, NULL, APR_HOOK_MIDDLE);
+    mig_web_register_filters();
     mig_worker_register_hooks(p);
 }
 

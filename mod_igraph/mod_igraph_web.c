@@ -6,6 +6,7 @@
 #include <apr_optional.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <util_filter.h>
 #include <mod_session.h>
 
 #include "mod_igraph_web.h"
@@ -16,6 +17,53 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 static APR_OPTIONAL_FN_TYPE(ap_session_load) *sess_load;
 static APR_OPTIONAL_FN_TYPE(ap_session_get) *sess_get;
 static APR_OPTIONAL_FN_TYPE(ap_session_set) *sess_set;
+
+/* Session cookies get "Secure" when the request came over https: mod_session writes its
+ * Set-Cookie in its own output filter, so ours runs right after it (before the headers go out)
+ * and adds the attribute when the administrator's SessionCookieName line has none. */
+static int secure_cookie(void *rec, const char *key, const char *val)
+{
+    apr_array_header_t *out = rec;
+    const char *v = val;
+    if (!ap_strcasestr(val, "secure")) {
+        v = apr_pstrcat(out->pool, val, ";Secure", NULL);
+    }
+    APR_ARRAY_PUSH(out, const char *) = v;
+    return 1;
+}
+
+static apr_status_t mig_cookie_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    apr_table_t *tables[2] = {r->err_headers_out, r->headers_out};
+    int t, i;
+
+    for (t = 0; t < 2; t++) {
+        apr_array_header_t *vals = apr_array_make(r->pool, 2, sizeof(const char *));
+        apr_table_do(secure_cookie, vals, tables[t], "Set-Cookie", NULL);
+        if (vals->nelts) {
+            apr_table_unset(tables[t], "Set-Cookie");
+            for (i = 0; i < vals->nelts; i++) {
+                apr_table_addn(tables[t], "Set-Cookie", APR_ARRAY_IDX(vals, i, const char *));
+            }
+        }
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+void mig_web_register_filters(void)
+{
+    ap_register_output_filter("IGRAPH_SECURE_COOKIE", mig_cookie_filter, NULL,
+                              AP_FTYPE_CONTENT_SET + 5);
+}
+
+void mig_web_insert_filters(request_rec *r)
+{
+    if (r->handler && !strcmp(r->handler, "igraph") && !strcasecmp(ap_http_scheme(r), "https")) {
+        ap_add_output_filter("IGRAPH_SECURE_COOKIE", NULL, r, r->connection);
+    }
+}
 
 void mig_routes_optional_fns(void)
 {

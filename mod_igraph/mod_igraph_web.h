@@ -16,6 +16,10 @@ typedef struct mig_req {
     apr_table_t *args;   /* parsed query string (never NULL) */
 } mig_req;
 
+/* Registration (mod_igraph.c): the output filter that marks session cookies Secure on https. */
+void mig_web_register_filters(void);
+void mig_web_insert_filters(request_rec *r);
+
 /* ---- answers ---- */
 int mig_json(mig_req *q, int status, igraph_json_t *body);
 /* {"ok":false,"error":code,"message":message} */

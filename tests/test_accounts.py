@@ -1,6 +1,8 @@
 """Accounts page and API: owner isolation, disable/enable/remove, CSRF, answers and headers."""
 import re
 
+import requests
+
 import pytest
 
 from flows import accounts, connect
@@ -172,3 +174,31 @@ def test_concurrent_writes_never_fail_with_database_locked(make_httpd, fake, mpm
         codes = [c for cs in ex.map(hammer, range(8)) for c in cs]
     assert set(codes) <= {200, 302}, sorted(set(codes))
     assert "locked" not in h.error_log_text()
+
+
+def test_session_cookie_is_secure_over_https(make_httpd, tmp_path):
+    """Secure is added on https only (the dev config's cookie line has no Secure)."""
+    import subprocess
+    import urllib3
+    from harness import free_port
+    urllib3.disable_warnings()
+    d = "/tmp/igraph-tls-%d" % free_port()
+    import os
+    os.makedirs(d, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", f"{d}/k.pem", "-out", f"{d}/c.pem"],
+                   check=True, capture_output=True)
+    p = free_port()
+    h = make_httpd(allowed=[r"AH01992"], extra=f"""
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+Listen 127.0.0.1:{p}
+<VirtualHost 127.0.0.1:{p}>
+    SSLEngine on
+    SSLCertificateFile {d}/c.pem
+    SSLCertificateKeyFile {d}/k.pem
+</VirtualHost>""")
+    r = requests.get(f"https://127.0.0.1:{p}/ig/accounts", verify=False)
+    assert r.status_code == 200
+    assert r.headers["Set-Cookie"].endswith(";Secure") and "HttpOnly" in r.headers["Set-Cookie"]
+    r = requests.get(h.url("/ig/accounts"))
+    assert "Secure" not in r.headers["Set-Cookie"]
