@@ -299,6 +299,7 @@ typedef enum {
     IGRAPH_ST_JOB_NEXT_DUE,
     IGRAPH_ST_JOB_CLAIM,
     IGRAPH_ST_JOB_UNCLAIM,
+    IGRAPH_ST_JOB_POSTPONE,
     IGRAPH_ST_JOB_RELEASE,
     IGRAPH_ST_JOB_IN_FLIGHT,
     IGRAPH_ST_JOB_PUBLISHED_SINCE,
@@ -473,7 +474,14 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_JOB_DUE] = {"igraph_job_due", "SELECT " IGRAPH_JOB_COLS " FROM jobs "
                                              "WHERE next_at > 0 AND next_at <= %ld "
                                              "AND (claimed_by IS NULL OR claim_until < %ld) "
-                                             "ORDER BY next_at, created_at, id LIMIT %d"},
+                                             /* running posts first: queued ones an account
+                                              * cap holds back must never crowd them out */
+                                             "ORDER BY CASE WHEN status = 'queued' THEN 1 "
+                                             "ELSE 0 END, next_at, created_at, id LIMIT %d"},
+    [IGRAPH_ST_JOB_POSTPONE] = {"igraph_job_postpone",
+                                "UPDATE jobs SET next_at = %ld WHERE id = %s "
+                                "AND status = 'queued' AND next_at > 0 "
+                                "AND (claimed_by IS NULL OR claim_until < %ld)"},
     [IGRAPH_ST_JOB_NEXT_DUE] = {"igraph_job_next_due",
                                 "SELECT MIN(next_at) FROM jobs WHERE next_at > 0"},
     [IGRAPH_ST_JOB_CLAIM] = {"igraph_job_claim",
@@ -2179,6 +2187,25 @@ apr_status_t igraph_store_job_unclaim(igraph_db_t *db, apr_pool_t *p, const char
     {
         const char *args[] = {id, holder};
         rv = igraph_store_query(db, p, IGRAPH_ST_JOB_UNCLAIM, NULL, args, IGRAPH_NARGS(args));
+    }
+    return rv;
+}
+
+apr_status_t igraph_store_job_postpone(igraph_db_t *db, apr_pool_t *p, const char *id,
+                                       apr_int64_t next_at, apr_int64_t now)
+{
+    apr_status_t rv;
+
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!id) {
+        return APR_EINVAL;
+    }
+    {
+        const char *args[] = {apr_psprintf(p, "%" APR_INT64_T_FMT, next_at), id,
+                              apr_psprintf(p, "%" APR_INT64_T_FMT, now)};
+        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_POSTPONE, NULL, args, IGRAPH_NARGS(args));
     }
     return rv;
 }

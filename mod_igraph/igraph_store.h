@@ -207,6 +207,10 @@ apr_status_t igraph_store_job_claim(igraph_db_t *db, apr_pool_t *p, const char *
                                     const char *holder, apr_int64_t now, apr_int64_t until);
 apr_status_t igraph_store_job_unclaim(igraph_db_t *db, apr_pool_t *p, const char *id,
                                       const char *holder);
+/* Moves an unclaimed queued job's next_at (a start the account cap holds back), so it leaves
+ * the due window instead of filling it. */
+apr_status_t igraph_store_job_postpone(igraph_db_t *db, apr_pool_t *p, const char *id,
+                                       apr_int64_t next_at, apr_int64_t now);
 /* Releases every job claim held by holder (a stopping worker). */
 apr_status_t igraph_store_jobs_release(igraph_db_t *db, apr_pool_t *p, const char *holder);
 /* Jobs of the account in flight (status processing or publishing). */

@@ -25,7 +25,8 @@
 #define JOB_THREADS_MIN 2
 #define JOB_THREADS_MAX 16
 #define JOB_CLAIM_TTL 45    /* a step never takes longer (Graph timeout is 20 s) */
-#define JOB_BATCH 64        /* due jobs claimed per dispatch */
+#define JOB_BATCH 64        /* due jobs read per query (several queries per dispatch) */
+#define JOB_CHAIN 4         /* steps one task may run back to back when they are due */
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
@@ -249,6 +250,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
     const char *token = NULL;
     apr_int64_t now = igraph_now();
     igraph_job_status_e before;
+    int steps;
 
     if (*job_stop || !(d = dbd_open(p, s))) {
         /* the claim runs out and the job is picked up again */
@@ -288,38 +290,55 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
         igraph_store_job_save(&db, p, j, task->holder);
         goto unclaim;
     }
-    run_step(s, p, &db, j, a, acct, token, task->holder, &res);
-    igraph_job_apply(p, j, a, &res, igraph_now(), &pol);
-    if (igraph_store_job_save(&db, p, j, task->holder) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "IG0061: job %s: state after %s could not be saved; it resumes from the "
-                     "last saved step", j->id, igraph_step_name(a));
-    }
-    if (!res.ok && res.err.cls == IGRAPH_ERR_RATE_LIMIT) {
-        account_pause(acct->id, j->next_at);
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     "IG0064: account %" APR_INT64_T_FMT " (@%s): rate limited by Meta, paused "
-                     "until %s", acct->id, acct->username ? acct->username : "?",
-                     igraph_iso8601(p, j->next_at));
-    }
-    if (!res.ok && res.err.cls == IGRAPH_ERR_REAUTH) {
-        igraph_store_account_refresh_failed(&db, p, acct->id, "needs_reauth",
-                                            apr_psprintf(p, "publishing: %s",
-                                                         res.err.message ? res.err.message
-                                                                         : "token invalid"),
-                                            0);
-    }
-    if (j->status != before || igraph_job_is_final(j)) {
-        int lvl = (j->status == IGRAPH_JOB_FAILED) ? APLOG_WARNING : APLOG_INFO;
-        ap_log_error(APLOG_MARK, lvl, 0, s,
-                     "IG0060: job %s (@%s, %s): %s -> %s%s%s", j->id,
-                     acct->username ? acct->username : "?", igraph_media_name(j->media_type),
-                     igraph_step_name(a), igraph_job_status_name(j->status),
-                     j->error ? ": " : "", j->error ? j->error : "");
-    }
-    else {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "IG0062: job %s: %s -> %s", j->id,
-                     igraph_step_name(a), res.ok ? "ok" : igraph_err_class_name(res.err.cls));
+    /* Steps that are due at once follow each other in this task (the poll that sees FINISHED,
+     * then media_publish, then the read-back) instead of waiting for the next dispatch. */
+    for (steps = 0; steps < JOB_CHAIN; steps++) {
+        if (steps > 0) {
+            now = igraph_now();
+            a = igraph_job_next(j, now);
+            if (a == IGRAPH_STEP_WAIT || a == IGRAPH_STEP_DONE || *job_stop ||
+                igraph_store_job_claim(&db, p, j->id, task->holder, now,
+                                       now + JOB_CLAIM_TTL) != APR_SUCCESS) {
+                break;
+            }
+            before = j->status;
+        }
+        run_step(s, p, &db, j, a, acct, token, task->holder, &res);
+        igraph_job_apply(p, j, a, &res, igraph_now(), &pol);
+        if (igraph_store_job_save(&db, p, j, task->holder) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "IG0061: job %s: state after %s could not be saved; it resumes from the "
+                         "last saved step", j->id, igraph_step_name(a));
+        }
+        if (!res.ok && res.err.cls == IGRAPH_ERR_RATE_LIMIT) {
+            account_pause(acct->id, j->next_at);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                         "IG0064: account %" APR_INT64_T_FMT " (@%s): rate limited by Meta, paused "
+                         "until %s", acct->id, acct->username ? acct->username : "?",
+                         igraph_iso8601(p, j->next_at));
+        }
+        if (!res.ok && res.err.cls == IGRAPH_ERR_REAUTH) {
+            igraph_store_account_refresh_failed(&db, p, acct->id, "needs_reauth",
+                                                apr_psprintf(p, "publishing: %s",
+                                                             res.err.message ? res.err.message
+                                                                             : "token invalid"),
+                                                0);
+        }
+        if (j->status != before || igraph_job_is_final(j)) {
+            int lvl = (j->status == IGRAPH_JOB_FAILED) ? APLOG_WARNING : APLOG_INFO;
+            ap_log_error(APLOG_MARK, lvl, 0, s,
+                         "IG0060: job %s (@%s, %s): %s -> %s%s%s", j->id,
+                         acct->username ? acct->username : "?", igraph_media_name(j->media_type),
+                         igraph_step_name(a), igraph_job_status_name(j->status),
+                         j->error ? ": " : "", j->error ? j->error : "");
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "IG0062: job %s: %s -> %s", j->id,
+                         igraph_step_name(a), res.ok ? "ok" : igraph_err_class_name(res.err.cls));
+        }
+        if (!res.ok) {
+            break;
+        }
     }
 unclaim:
     igraph_store_job_unclaim(&db, p, task->id, task->holder);
@@ -337,56 +356,74 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
 {
     apr_array_header_t *due;
     apr_int64_t now = igraph_now();
-    int i, n = 0;
+    int i, n = 0, round;
 
-    if (!job_pool || igraph_store_jobs_due(db, p, now, JOB_BATCH, &due) != APR_SUCCESS) {
+    if (!job_pool) {
         return 0;
     }
-    for (i = 0; i < due->nelts && !*stop; i++) {
-        const igraph_job_t *j = APR_ARRAY_IDX(due, i, const igraph_job_t *);
-        int limit = mig_srv(s)->publish_concurrency, starts = (j->status == IGRAPH_JOB_QUEUED);
-        job_task *task;
-        apr_pool_t *tp;
-
-        if (account_paused(j->account_id, now)) {
-            continue;
+    /* a full batch means more may be due: read again (claimed rows drop out of the query) */
+    for (round = 0; round < 8 && !*stop; round++) {
+        int claimed = 0;
+        if (igraph_store_jobs_due(db, p, now, JOB_BATCH, &due) != APR_SUCCESS) {
+            break;
         }
-        /* guardrail: a queued job starts only while its account has room */
-        if (starts) {
-            int inflight = 0;
-            if (igraph_store_jobs_in_flight(db, p, j->account_id, &inflight) != APR_SUCCESS ||
-                inflight + starting_get(j->account_id) >= limit) {
+        for (i = 0; i < due->nelts && !*stop; i++) {
+            const igraph_job_t *j = APR_ARRAY_IDX(due, i, const igraph_job_t *);
+            int limit = mig_srv(s)->publish_concurrency;
+            int starts = (j->status == IGRAPH_JOB_QUEUED);
+            job_task *task;
+            apr_pool_t *tp;
+
+            if (account_paused(j->account_id, now)) {
+                igraph_store_job_postpone(db, p, j->id, now + 2, now);
                 continue;
             }
-        }
-        if (igraph_store_job_claim(db, p, j->id, holder, now, now + JOB_CLAIM_TTL) !=
-            APR_SUCCESS) {
-            continue;
-        }
-        if (starts && !starting_add(j->account_id, +1)) {
-            igraph_store_job_unclaim(db, p, j->id, holder);
-            continue;
-        }
-        /* each task gets its own pool (and allocator): tasks run in parallel threads */
-        if (apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
-            igraph_store_job_unclaim(db, p, j->id, holder);
-            continue;
-        }
-        task = apr_pcalloc(tp, sizeof(*task));
-        task->pool = tp;
-        task->s = s;
-        task->id = apr_pstrdup(tp, j->id);
-        task->holder = apr_pstrdup(tp, holder);
-        task->starting_account = starts ? j->account_id : 0;
-        if (apr_thread_pool_push(job_pool, job_task_run, task, 0, tp) != APR_SUCCESS) {
-            igraph_store_job_unclaim(db, p, j->id, holder);
+            /* guardrail: a queued job starts only while its account has room; otherwise it
+             * steps out of the due window so it never crowds out running posts */
             if (starts) {
-                starting_add(j->account_id, -1);
+                int inflight = 0;
+                if (igraph_store_jobs_in_flight(db, p, j->account_id, &inflight) != APR_SUCCESS ||
+                    inflight + starting_get(j->account_id) >= limit) {
+                    igraph_store_job_postpone(db, p, j->id, now + 1, now);
+                    continue;
+                }
             }
-            apr_pool_destroy(tp);
-            continue;
+            if (igraph_store_job_claim(db, p, j->id, holder, now, now + JOB_CLAIM_TTL) !=
+                APR_SUCCESS) {
+                continue;
+            }
+            claimed++;
+            if (starts && !starting_add(j->account_id, +1)) {
+                igraph_store_job_unclaim(db, p, j->id, holder);
+                continue;
+            }
+            /* each task gets its own pool (and allocator): tasks run in parallel threads */
+            if (apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
+                igraph_store_job_unclaim(db, p, j->id, holder);
+                if (starts) {
+                    starting_add(j->account_id, -1);
+                }
+                continue;
+            }
+            task = apr_pcalloc(tp, sizeof(*task));
+            task->pool = tp;
+            task->s = s;
+            task->id = apr_pstrdup(tp, j->id);
+            task->holder = apr_pstrdup(tp, holder);
+            task->starting_account = starts ? j->account_id : 0;
+            if (apr_thread_pool_push(job_pool, job_task_run, task, 0, tp) != APR_SUCCESS) {
+                igraph_store_job_unclaim(db, p, j->id, holder);
+                if (starts) {
+                    starting_add(j->account_id, -1);
+                }
+                apr_pool_destroy(tp);
+                continue;
+            }
+            n++;
         }
-        n++;
+        if (due->nelts < JOB_BATCH || claimed == 0) {
+            break;
+        }
     }
     return n;
 }

@@ -70,6 +70,9 @@ REPORT_DIR = os.environ.get("IGRAPH_REPORT_DIR")
 # a valgrind log with a finding (a clean one ends "ERROR SUMMARY: 0 errors", "definitely lost"
 # only appears when something is)
 VALGRIND_BAD = re.compile(r"ERROR SUMMARY: [1-9]|definitely lost: [1-9]")
+# UBSan built by gcc next to ASan ignores log_path (its runtime only reads UBSAN_OPTIONS' own
+# flags) and writes to stderr, i.e. httpd's ErrorLog: findings there count as reports too
+SANITIZER_LOG = re.compile(r"runtime error:|ERROR: (?:Address|Leak|UndefinedBehavior)Sanitizer")
 # slower start/stop under the sanitizers and much slower under valgrind
 TIME_SCALE = 6.0 if VALGRIND else (2.0 if HTTPD_ENV else 1.0)
 
@@ -431,6 +434,22 @@ class Httpd:
             if REPORT_DIR:
                 os.makedirs(REPORT_DIR, exist_ok=True)
                 shutil.copy(path, Path(REPORT_DIR) / f"{self.root.name}.{path.name}")
+        if HTTPD_ENV:
+            for path in (self.error_log_path, logs / "stdout.log"):
+                try:
+                    text = path.read_text(errors="replace")
+                except FileNotFoundError:
+                    continue
+                hits = [ln for ln in text.splitlines() if SANITIZER_LOG.search(ln)]
+                if not hits or any(p == path for p, _ in found):
+                    continue
+                # the report lines and what follows them (stack traces)
+                first = text.find(hits[0])
+                found.append((path, text[first:first + 20000]))
+                if REPORT_DIR:
+                    os.makedirs(REPORT_DIR, exist_ok=True)
+                    (Path(REPORT_DIR) / f"{self.root.name}.{path.name}").write_text(
+                        text[first:first + 20000])
         self.reports = found
         return found
 
