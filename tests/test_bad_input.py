@@ -76,7 +76,9 @@ def test_hostile_get(target, path, val):
     r = s.get(h.url(path.format(val)), allow_redirects=False, timeout=10)
     assert 300 <= r.status_code < 500 or r.status_code == 200, (path, val, r.status_code)
     assert r.status_code != 500
-    if "/api/" in path or "/publish" in path:
+    # an encoded slash in the path is refused by httpd itself (AllowEncodedSlashes Off) before
+    # any module runs: that 404 is Apache's page, not ours
+    if ("/api/" in path or "/publish" in path) and not ("%2f" in val and "?" not in path):
         if r.status_code >= 400:
             assert r.json()["ok"] is False and r.json()["error"]
 
