@@ -15,23 +15,7 @@
 #include <apr_strings.h>
 
 #include "igraph_crypto.h"
-
-static int setup_pool(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown_pool(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
+#include "support.h"
 
 static void make_key(igraph_key_t *key, unsigned char seed)
 {
@@ -375,15 +359,15 @@ static void test_key_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_seal_roundtrip, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_seal_tamper, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_seal_malformed, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_b64url, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_random, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_hashes, setup_pool, teardown_pool),
+        cmocka_unit_test_setup_teardown(test_seal_roundtrip, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_seal_tamper, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_seal_malformed, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_b64url, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_random, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_hashes, test_pool_setup, test_pool_teardown),
         cmocka_unit_test(test_ct_equal),
-        cmocka_unit_test_setup_teardown(test_key_parse, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_key_load, setup_pool, teardown_pool),
+        cmocka_unit_test_setup_teardown(test_key_parse, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_key_load, test_pool_setup, test_pool_teardown),
     };
     int rc;
 

@@ -16,22 +16,9 @@
 
 #include "igraph_job.h"
 #include "igraph_json.h"
-
-static apr_pool_t *pool;
+#include "support.h"
 
 #define NOW 1790000000 /* 2026-09-21T14:13:20Z */
-
-static int setup(void **state)
-{
-    apr_pool_create(&pool, NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    return 0;
-}
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -44,7 +31,7 @@ static igraph_job_policy_t policy(void)
 
 static igraph_job_t *new_job(igraph_media_e type, int children, apr_int64_t publish_at)
 {
-    igraph_job_t *j = apr_pcalloc(pool, sizeof(*j));
+    igraph_job_t *j = apr_pcalloc(test_pool, sizeof(*j));
     igraph_publish_req_t req;
     igraph_job_policy_t pol = policy();
     igraph_publish_child_t *ch;
@@ -58,11 +45,12 @@ static igraph_job_t *new_job(igraph_media_e type, int children, apr_int64_t publ
     req.caption = "hello";
     req.publish_at = publish_at;
     if (type == IGRAPH_MEDIA_CAROUSEL) {
-        req.children = apr_array_make(pool, children, sizeof(igraph_publish_child_t));
+        req.children = apr_array_make(test_pool, children, sizeof(igraph_publish_child_t));
         for (i = 0; i < children; i++) {
             ch = &APR_ARRAY_PUSH(req.children, igraph_publish_child_t);
             ch->video = i % 2;
-            ch->url = apr_psprintf(pool, "https://cdn.example.org/%d.%s", i, i % 2 ? "mp4" : "jpg");
+            ch->url =
+                apr_psprintf(test_pool, "https://cdn.example.org/%d.%s", i, i % 2 ? "mp4" : "jpg");
         }
     }
     else if (type == IGRAPH_MEDIA_IMAGE) {
@@ -71,7 +59,7 @@ static igraph_job_t *new_job(igraph_media_e type, int children, apr_int64_t publ
     else {
         req.video_url = "https://cdn.example.org/a.mp4";
     }
-    igraph_job_init(pool, j, &req, NOW, &pol);
+    igraph_job_init(test_pool, j, &req, NOW, &pol);
     j->id = "job1";
     j->account_id = 7;
     j->login = "instagram";
@@ -123,7 +111,7 @@ static void step(igraph_job_t *j, apr_int64_t t, igraph_step_e a, igraph_step_re
     if (a == IGRAPH_STEP_PUBLISH) {
         igraph_job_begin_publish(j, t);
     }
-    igraph_job_apply(pool, j, a, &r, t, &pol);
+    igraph_job_apply(test_pool, j, a, &r, t, &pol);
 }
 
 /* ---- names ------------------------------------------------------------------------------------
@@ -228,7 +216,7 @@ static sim_t simulate(apr_int64_t ready, apr_int64_t latency)
             return s;
         }
         t += latency;
-        igraph_job_apply(pool, j, a, &r, t, &pol);
+        igraph_job_apply(test_pool, j, a, &r, t, &pol);
     }
     assert_int_equal(j->status, IGRAPH_JOB_PUBLISHED);
     return s;
@@ -303,7 +291,7 @@ static void test_reels_happy_path(void **state)
     assert_int_equal(j->deadline, NOW + 600);
     assert_int_equal(j->next_at, NOW + 2);
     assert_int_equal(igraph_job_next(j, NOW + 1), IGRAPH_STEP_WAIT);
-    assert_string_equal(igraph_job_step_target(pool, j, IGRAPH_STEP_POLL_CONTAINER), "100");
+    assert_string_equal(igraph_job_step_target(test_pool, j, IGRAPH_STEP_POLL_CONTAINER), "100");
 
     step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, ok_status("IN_PROGRESS", "In Progress"));
     assert_int_equal(j->polls, 1);
@@ -320,13 +308,13 @@ static void test_reels_happy_path(void **state)
     {
         igraph_job_policy_t pol = policy();
         igraph_step_result_t r = ok_id("900");
-        igraph_job_apply(pool, j, IGRAPH_STEP_PUBLISH, &r, NOW + 7, &pol);
+        igraph_job_apply(test_pool, j, IGRAPH_STEP_PUBLISH, &r, NOW + 7, &pol);
     }
     assert_int_equal(j->status, IGRAPH_JOB_PUBLISHED);
     assert_string_equal(j->media_id, "900");
     assert_null(j->error);
     assert_int_equal(igraph_job_is_final(j), 0);
-    assert_string_equal(igraph_job_step_target(pool, j, IGRAPH_STEP_READ_BACK), "900");
+    assert_string_equal(igraph_job_step_target(test_pool, j, IGRAPH_STEP_READ_BACK), "900");
 
     {
         igraph_step_result_t r = ok_id(NULL);
@@ -362,11 +350,11 @@ static void test_carousel(void **state)
 
     assert_int_equal(igraph_job_next(j, NOW + 3), IGRAPH_STEP_POLL_CHILD);
     assert_int_equal(igraph_job_step_index(j, IGRAPH_STEP_POLL_CHILD), 0);
-    assert_string_equal(igraph_job_step_target(pool, j, IGRAPH_STEP_POLL_CHILD), "11");
+    assert_string_equal(igraph_job_step_target(test_pool, j, IGRAPH_STEP_POLL_CHILD), "11");
     step(j, NOW + 3, IGRAPH_STEP_POLL_CHILD, ok_status("FINISHED", NULL));
     assert_int_equal(j->children_ready, 1);
     assert_int_equal(j->next_at, NOW + 3);
-    assert_string_equal(igraph_job_step_target(pool, j, IGRAPH_STEP_POLL_CHILD), "12");
+    assert_string_equal(igraph_job_step_target(test_pool, j, IGRAPH_STEP_POLL_CHILD), "12");
     step(j, NOW + 3, IGRAPH_STEP_POLL_CHILD, ok_status("IN_PROGRESS", NULL));
     assert_int_equal(j->children_ready, 1);
     assert_int_equal(j->next_at, NOW + 7);
@@ -376,12 +364,12 @@ static void test_carousel(void **state)
 
     /* the parent, with the children in order */
     assert_int_equal(igraph_job_next(j, NOW + 7), IGRAPH_STEP_CREATE_CONTAINER);
-    assert_int_equal(igraph_publish_req_from_json(pool, j->request, &req), APR_SUCCESS);
-    t = igraph_job_container_params(pool, &req, -1, j->children);
+    assert_int_equal(igraph_publish_req_from_json(test_pool, j->request, &req), APR_SUCCESS);
+    t = igraph_job_container_params(test_pool, &req, -1, j->children);
     assert_string_equal(apr_table_get(t, "media_type"), "CAROUSEL");
     assert_string_equal(apr_table_get(t, "children"), "11,12,13");
     assert_string_equal(apr_table_get(t, "caption"), "hello");
-    t = igraph_job_container_params(pool, &req, 1, NULL);
+    t = igraph_job_container_params(test_pool, &req, 1, NULL);
     assert_string_equal(apr_table_get(t, "media_type"), "VIDEO");
     assert_string_equal(apr_table_get(t, "video_url"), "https://cdn.example.org/1.mp4");
     assert_string_equal(apr_table_get(t, "is_carousel_item"), "true");
@@ -658,7 +646,8 @@ static void test_publish_unknown_outcome(void **state)
     assert_int_equal(j->publish_sent, 1);
     assert_int_equal(j->status, IGRAPH_JOB_PUBLISHING);
     assert_int_equal(igraph_job_next(j, j->next_at), IGRAPH_STEP_CHECK_BEFORE_PUBLISH);
-    assert_string_equal(igraph_job_step_target(pool, j, IGRAPH_STEP_CHECK_BEFORE_PUBLISH), "100");
+    assert_string_equal(igraph_job_step_target(test_pool, j, IGRAPH_STEP_CHECK_BEFORE_PUBLISH),
+                        "100");
     /* FINISHED: it did not go out, publish again */
     step(j, j->next_at, IGRAPH_STEP_CHECK_BEFORE_PUBLISH, ok_status("FINISHED", NULL));
     assert_int_equal(j->publish_sent, 0);
@@ -841,7 +830,7 @@ static void test_cancel_and_final(void **state)
     assert_int_equal(j->next_at, 0);
     assert_int_equal(igraph_job_next(j, NOW + 1), IGRAPH_STEP_DONE);
     /* a late outcome does not revive it */
-    igraph_job_apply(pool, j, IGRAPH_STEP_CREATE_CONTAINER, &r, NOW + 2, &pol);
+    igraph_job_apply(test_pool, j, IGRAPH_STEP_CREATE_CONTAINER, &r, NOW + 2, &pol);
     assert_int_equal(j->status, IGRAPH_JOB_CANCELLED);
     assert_null(j->creation_id);
     assert_int_equal(igraph_job_cancel(j, NOW + 3), 0);
@@ -858,13 +847,13 @@ static void test_cancel_and_final(void **state)
     assert_int_equal(igraph_job_cancel(j, NOW + 3), 0);
     assert_int_equal(j->status, IGRAPH_JOB_PUBLISHING);
     r = ok_id("900");
-    igraph_job_apply(pool, j, IGRAPH_STEP_PUBLISH, &r, NOW + 3, &pol);
+    igraph_job_apply(test_pool, j, IGRAPH_STEP_PUBLISH, &r, NOW + 3, &pol);
     assert_int_equal(igraph_job_cancel(j, NOW + 4), 0);
     assert_int_equal(j->status, IGRAPH_JOB_PUBLISHED);
 
     /* WAIT and DONE change nothing */
     j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
-    igraph_job_apply(pool, j, IGRAPH_STEP_WAIT, &r, NOW + 5, &pol);
+    igraph_job_apply(test_pool, j, IGRAPH_STEP_WAIT, &r, NOW + 5, &pol);
     assert_int_equal(j->updated_at, NOW);
     assert_int_equal(j->status, IGRAPH_JOB_QUEUED);
 }
@@ -891,8 +880,8 @@ static apr_status_t val_rules(const char *json, const igraph_publish_rules_t *r,
     igraph_json_t *j = NULL;
     apr_status_t rv;
 
-    assert_int_equal(igraph_json_parse(&j, pool, json, strlen(json), NULL), APR_SUCCESS);
-    rv = igraph_publish_validate(pool, j, r, out, &vfield, &vmsg);
+    assert_int_equal(igraph_json_parse(&j, test_pool, json, strlen(json), NULL), APR_SUCCESS);
+    rv = igraph_publish_validate(test_pool, j, r, out, &vfield, &vmsg);
     if (rv == APR_SUCCESS) {
         assert_null(vfield);
     }
@@ -1047,11 +1036,13 @@ static void test_validate_media(void **state)
     bad("{\"media_type\":\"REELS\",\"video_url\":[\"https://a.example/v.mp4\"]}", "video_url");
     bad("{" REEL ",\"cover_url\":\"cover.jpg\"}", "cover_url");
     {
-        char *u = apr_pstrcat(pool, "https://a.example/", apr_psprintf(pool, "%02040d", 0), NULL);
+        char *u = apr_pstrcat(test_pool, "https://a.example/",
+                              apr_psprintf(test_pool, "%02040d", 0), NULL);
         assert_int_equal(strlen(u), 2058);
-        bad(apr_psprintf(pool, "{\"media_type\":\"REELS\",\"video_url\":\"%s\"}", u), "video_url");
+        bad(apr_psprintf(test_pool, "{\"media_type\":\"REELS\",\"video_url\":\"%s\"}", u),
+            "video_url");
         u[2048] = '\0';
-        good(apr_psprintf(pool, "{\"media_type\":\"REELS\",\"video_url\":\"%s\"}", u));
+        good(apr_psprintf(test_pool, "{\"media_type\":\"REELS\",\"video_url\":\"%s\"}", u));
     }
     assert_int_equal(
         val("{\"media_type\":\"IMAGE\",\"image_url\":\"http://a.example/i.jpg\"}", &req),
@@ -1064,10 +1055,10 @@ static const char *carousel_of(int n)
     const char *items = "";
     int i;
     for (i = 0; i < n; i++) {
-        items = apr_psprintf(pool, "%s%s{\"image_url\":\"https://a.example/%d.jpg\"}", items,
+        items = apr_psprintf(test_pool, "%s%s{\"image_url\":\"https://a.example/%d.jpg\"}", items,
                              i ? "," : "", i);
     }
-    return apr_psprintf(pool, "{\"media_type\":\"CAROUSEL\",\"children\":[%s]}", items);
+    return apr_psprintf(test_pool, "{\"media_type\":\"CAROUSEL\",\"children\":[%s]}", items);
 }
 
 static void test_validate_carousel(void **state)
@@ -1122,14 +1113,14 @@ static const char *repeat(const char *s, int n)
     const char *r = "";
     int i;
     for (i = 0; i < n; i++) {
-        r = apr_pstrcat(pool, r, s, NULL);
+        r = apr_pstrcat(test_pool, r, s, NULL);
     }
     return r;
 }
 
 static const char *with_caption(const char *caption)
 {
-    return apr_psprintf(pool, "{" REEL ",\"caption\":\"%s\"}", caption);
+    return apr_psprintf(test_pool, "{" REEL ",\"caption\":\"%s\"}", caption);
 }
 
 static void test_validate_caption(void **state)
@@ -1150,8 +1141,8 @@ static void test_validate_caption(void **state)
     good(with_caption(repeat("@user ", 20)));
     bad(with_caption(repeat("@user ", 21)), "caption");
     /* e-mail addresses, "#" alone, "C#" and issue numbers are not tags */
-    good(with_caption(apr_pstrcat(pool, repeat("#tag ", 30), "a@b.example # C# x#1", NULL)));
-    good(with_caption(apr_pstrcat(pool, repeat("@user ", 20), "me@example.org", NULL)));
+    good(with_caption(apr_pstrcat(test_pool, repeat("#tag ", 30), "a@b.example # C# x#1", NULL)));
+    good(with_caption(apr_pstrcat(test_pool, repeat("@user ", 20), "me@example.org", NULL)));
     bad("{" REEL ",\"caption\":5}", "caption");
     bad("{" REEL ",\"caption\":\"bell\\u0007\"}", "caption");
     good("{" REEL ",\"caption\":\"line 1\\nline 2\\t#tab\"}");
@@ -1174,10 +1165,11 @@ static void test_validate_caption(void **state)
     assert_int_equal(val(with_caption("Buy it https://amzn.to/3xYz"), &req), APR_SUCCESS);
     assert_string_equal(req.caption, "Buy it https://amzn.to/3xYz #ad");
     assert_int_equal(req.caption_attributed, 1);
-    good(with_caption(apr_pstrcat(pool, "https://amzn.to/x ", repeat("a", 2200 - 22), NULL)));
-    bad(with_caption(apr_pstrcat(pool, "https://amzn.to/x ", repeat("a", 2200 - 21), NULL)),
+    good(with_caption(apr_pstrcat(test_pool, "https://amzn.to/x ", repeat("a", 2200 - 22), NULL)));
+    bad(with_caption(apr_pstrcat(test_pool, "https://amzn.to/x ", repeat("a", 2200 - 21), NULL)),
         "caption");
-    bad(with_caption(apr_pstrcat(pool, "https://amzn.to/x ", repeat("#t ", 30), NULL)), "caption");
+    bad(with_caption(apr_pstrcat(test_pool, "https://amzn.to/x ", repeat("#t ", 30), NULL)),
+        "caption");
 }
 
 static void test_validate_fields(void **state)
@@ -1195,8 +1187,9 @@ static void test_validate_fields(void **state)
     bad("{" REEL ",\"thumb_offset\":1.5}", "thumb_offset");
     bad("{" REEL ",\"thumb_offset\":\"100\"}", "thumb_offset");
     good("{" REEL ",\"thumb_offset\":0}");
-    good(apr_psprintf(pool, "{" REEL ",\"audio_name\":\"%s\"}", repeat("\xc3\xa9", 100)));
-    bad(apr_psprintf(pool, "{" REEL ",\"audio_name\":\"%s\"}", repeat("a", 101)), "audio_name");
+    good(apr_psprintf(test_pool, "{" REEL ",\"audio_name\":\"%s\"}", repeat("\xc3\xa9", 100)));
+    bad(apr_psprintf(test_pool, "{" REEL ",\"audio_name\":\"%s\"}", repeat("a", 101)),
+        "audio_name");
     bad("{" REEL ",\"audio_name\":\"a\\nb\"}", "audio_name");
     bad("{" REEL ",\"collaborators\":\"a\"}", "collaborators");
     bad("{" REEL ",\"collaborators\":[\"a\",\"b\",\"c\",\"d\"]}", "collaborators");
@@ -1227,9 +1220,9 @@ static void test_validate_fields(void **state)
     bad("{" REEL ",\"wait\":\"10\"}", "wait");
     good("{" REEL ",\"wait\":180}");
     bad("{" REEL ",\"idempotency_key\":\"\"}", "idempotency_key");
-    bad(apr_psprintf(pool, "{" REEL ",\"idempotency_key\":\"%s\"}", repeat("k", 129)),
+    bad(apr_psprintf(test_pool, "{" REEL ",\"idempotency_key\":\"%s\"}", repeat("k", 129)),
         "idempotency_key");
-    good(apr_psprintf(pool, "{" REEL ",\"idempotency_key\":\"%s\"}", repeat("k", 128)));
+    good(apr_psprintf(test_pool, "{" REEL ",\"idempotency_key\":\"%s\"}", repeat("k", 128)));
     bad("{" REEL ",\"idempotency_key\":\"caf\xc3\xa9\"}", "idempotency_key");
     bad("{" REEL ",\"idempotency_key\":5}", "idempotency_key");
     bad("{" REEL ",\"risk\":1.01}", "risk");
@@ -1240,7 +1233,7 @@ static void test_validate_fields(void **state)
     assert_int_equal(val("{" REEL ",\"risk\":0}", &req), APR_SUCCESS);
     assert_true(req.risk == 0.0);
     bad("{" REEL ",\"license\":3}", "license");
-    bad(apr_psprintf(pool, "{" REEL ",\"license\":\"%s\"}", repeat("l", 201)), "license");
+    bad(apr_psprintf(test_pool, "{" REEL ",\"license\":\"%s\"}", repeat("l", 201)), "license");
 }
 
 static void test_validate_publish_at(void **state)
@@ -1283,11 +1276,11 @@ static void test_attribution(void **state)
 {
     const char *hosts = "amzn.to,shop.example-aff.com";
 
-#define ATTR(in) igraph_caption_attribute(pool, (in), hosts)
+#define ATTR(in) igraph_caption_attribute(test_pool, (in), hosts)
     /* Amazon's tag= without any host list */
-    assert_string_equal(
-        igraph_caption_attribute(pool, "Get it: https://www.amazon.com/dp/B0C1?tag=acme-21", NULL),
-        "Get it: https://www.amazon.com/dp/B0C1?tag=acme-21 #ad");
+    assert_string_equal(igraph_caption_attribute(
+                            test_pool, "Get it: https://www.amazon.com/dp/B0C1?tag=acme-21", NULL),
+                        "Get it: https://www.amazon.com/dp/B0C1?tag=acme-21 #ad");
     assert_string_equal(ATTR("link (https://example.org/p?x=1&aff_id=42)."),
                         "link (https://example.org/p?x=1&aff_id=42). #ad");
     assert_string_equal(ATTR("https://example.org/?utm_source=ig&utm_medium=affiliate"),
@@ -1328,21 +1321,21 @@ static void test_compliance(void **state)
 {
     const char *why;
 
-    assert_int_equal(igraph_compliance_check(pool, -1, NULL, 0.2, 0, &why), 0);
+    assert_int_equal(igraph_compliance_check(test_pool, -1, NULL, 0.2, 0, &why), 0);
     assert_null(why);
-    assert_int_equal(igraph_compliance_check(pool, 0.1, "cc-by", 0.2, 1, &why), 0);
-    assert_int_equal(igraph_compliance_check(pool, 0.3, NULL, 0.2, 0, &why), 1);
+    assert_int_equal(igraph_compliance_check(test_pool, 0.1, "cc-by", 0.2, 1, &why), 0);
+    assert_int_equal(igraph_compliance_check(test_pool, 0.3, NULL, 0.2, 0, &why), 1);
     assert_string_equal(why, "risk 0.3 >= 0.2");
-    assert_int_equal(igraph_compliance_check(pool, 0.2, NULL, 0.2, 0, &why), 1);
+    assert_int_equal(igraph_compliance_check(test_pool, 0.2, NULL, 0.2, 0, &why), 1);
     assert_string_equal(why, "risk 0.2 >= 0.2");
-    assert_int_equal(igraph_compliance_check(pool, 0, " Unknown ", 0.2, 0, &why), 1);
+    assert_int_equal(igraph_compliance_check(test_pool, 0, " Unknown ", 0.2, 0, &why), 1);
     assert_string_equal(why, "license unknown");
-    assert_int_equal(igraph_compliance_check(pool, -1, NULL, 0.2, 1, &why), 1);
+    assert_int_equal(igraph_compliance_check(test_pool, -1, NULL, 0.2, 1, &why), 1);
     assert_string_equal(why, "license missing");
-    assert_int_equal(igraph_compliance_check(pool, -1, "  ", 0.2, 1, &why), 1);
+    assert_int_equal(igraph_compliance_check(test_pool, -1, "  ", 0.2, 1, &why), 1);
     assert_string_equal(why, "license missing");
-    assert_int_equal(igraph_compliance_check(pool, -1, "", 0.2, 0, &why), 0);
-    assert_int_equal(igraph_compliance_check(pool, 1, "own", 1.5, 1, &why), 0);
+    assert_int_equal(igraph_compliance_check(test_pool, -1, "", 0.2, 0, &why), 0);
+    assert_int_equal(igraph_compliance_check(test_pool, 1, "own", 1.5, 1, &why), 0);
 }
 
 /* ---- container parameters and the stored request ----------------------------------------------
@@ -1356,7 +1349,7 @@ static const char *table_str(const apr_table_t *t)
     int i;
     for (i = 0; i < arr->nelts; i++) {
         const apr_table_entry_t *e = &APR_ARRAY_IDX(arr, i, apr_table_entry_t);
-        s = apr_pstrcat(pool, s, i ? "&" : "", e->key, "=", e->val, NULL);
+        s = apr_pstrcat(test_pool, s, i ? "&" : "", e->key, "=", e->val, NULL);
     }
     return s;
 }
@@ -1372,16 +1365,16 @@ static void test_container_params(void **state)
             "\"collaborators\":[\"x\"],\"location_id\":\"7\",\"user_tags\":[{\"username\":\"u\"}]}",
             &req),
         APR_SUCCESS);
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, -1, NULL)),
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, -1, NULL)),
                         "media_type=REELS&video_url=https://cdn.example.org/v/7.mp4&caption=c"
                         "&share_to_feed=true&cover_url=https://a.example/c.jpg&thumb_offset=1500"
                         "&audio_name=song&collaborators=[\"x\"]&location_id=7"
                         "&user_tags=[{\"username\":\"u\"}]");
     /* the stored request gives the same containers */
-    json = igraph_publish_req_to_json(pool, &req);
-    assert_int_equal(igraph_publish_req_from_json(pool, json, &back), APR_SUCCESS);
-    assert_string_equal(table_str(igraph_job_container_params(pool, &back, -1, NULL)),
-                        table_str(igraph_job_container_params(pool, &req, -1, NULL)));
+    json = igraph_publish_req_to_json(test_pool, &req);
+    assert_int_equal(igraph_publish_req_from_json(test_pool, json, &back), APR_SUCCESS);
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &back, -1, NULL)),
+                        table_str(igraph_job_container_params(test_pool, &req, -1, NULL)));
 
     /* a single image has no media_type; reel-only fields are not sent */
     assert_int_equal(
@@ -1389,7 +1382,7 @@ static void test_container_params(void **state)
             "\"c\",\"share_to_feed\":true,\"thumb_offset\":5,\"location_id\":8}",
             &req),
         APR_SUCCESS);
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, -1, NULL)),
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, -1, NULL)),
                         "image_url=https://a.example/i.jpg&caption=c&location_id=8");
 
     /* stories: no caption, collaborators or location */
@@ -1399,7 +1392,7 @@ static void test_container_params(void **state)
             "\"u\",\"x\":0.5,\"y\":0.5}]}",
             &req),
         APR_SUCCESS);
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, -1, NULL)),
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, -1, NULL)),
                         "media_type=STORIES&video_url=https://a.example/s.mp4"
                         "&user_tags=[{\"username\":\"u\",\"x\":0.5,\"y\":0.5}]");
 
@@ -1410,22 +1403,22 @@ static void test_container_params(void **state)
             "\"https://a.example/2.mp4\"}]}",
             &req),
         APR_SUCCESS);
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, 0, NULL)),
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, 0, NULL)),
                         "image_url=https://a.example/1.jpg&is_carousel_item=true");
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, 1, NULL)),
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, 1, NULL)),
                         "media_type=VIDEO&video_url=https://a.example/2.mp4&is_carousel_item=true");
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, 2, NULL)), "");
-    assert_string_equal(table_str(igraph_job_container_params(pool, &req, -1, "11,12")),
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, 2, NULL)), "");
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &req, -1, "11,12")),
                         "media_type=CAROUSEL&children=11,12&caption=two&collaborators=[\"x\"]");
-    json = igraph_publish_req_to_json(pool, &req);
-    assert_int_equal(igraph_publish_req_from_json(pool, json, &back), APR_SUCCESS);
+    json = igraph_publish_req_to_json(test_pool, &req);
+    assert_int_equal(igraph_publish_req_from_json(test_pool, json, &back), APR_SUCCESS);
     assert_int_equal(back.children->nelts, 2);
-    assert_string_equal(table_str(igraph_job_container_params(pool, &back, 1, NULL)),
-                        table_str(igraph_job_container_params(pool, &req, 1, NULL)));
+    assert_string_equal(table_str(igraph_job_container_params(test_pool, &back, 1, NULL)),
+                        table_str(igraph_job_container_params(test_pool, &req, 1, NULL)));
 
-    assert_int_equal(igraph_publish_req_from_json(pool, "{}", &back), APR_EINVAL);
-    assert_int_equal(igraph_publish_req_from_json(pool, "nope", &back), APR_EINVAL);
-    assert_int_equal(igraph_publish_req_from_json(pool, NULL, &back), APR_EINVAL);
+    assert_int_equal(igraph_publish_req_from_json(test_pool, "{}", &back), APR_EINVAL);
+    assert_int_equal(igraph_publish_req_from_json(test_pool, "nope", &back), APR_EINVAL);
+    assert_int_equal(igraph_publish_req_from_json(test_pool, NULL, &back), APR_EINVAL);
 }
 
 static void test_media_key(void **state)
@@ -1435,51 +1428,59 @@ static void test_media_key(void **state)
 
     assert_int_equal(val("{" REEL ",\"caption\":\"one\"}", &a), APR_SUCCESS);
     assert_int_equal(val("{" REEL ",\"caption\":\"two\",\"share_to_feed\":true}", &b), APR_SUCCESS);
-    ka = igraph_publish_media_key(pool, &a);
+    ka = igraph_publish_media_key(test_pool, &a);
     assert_int_equal(strlen(ka), 64);
-    assert_string_equal(ka, igraph_publish_media_key(pool, &b));
+    assert_string_equal(ka, igraph_publish_media_key(test_pool, &b));
     assert_int_equal(val("{\"media_type\":\"REELS\",\"video_url\":\"https://cdn.example.org/v/8.mp4"
                          "\"}",
                          &b),
                      APR_SUCCESS);
-    assert_string_not_equal(ka, igraph_publish_media_key(pool, &b));
+    assert_string_not_equal(ka, igraph_publish_media_key(test_pool, &b));
     assert_int_equal(val(carousel_of(2), &a), APR_SUCCESS);
     assert_int_equal(val(carousel_of(3), &b), APR_SUCCESS);
-    assert_string_not_equal(igraph_publish_media_key(pool, &a), igraph_publish_media_key(pool, &b));
+    assert_string_not_equal(igraph_publish_media_key(test_pool, &a),
+                            igraph_publish_media_key(test_pool, &b));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_poll_delay, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_poll_targets, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reels_happy_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_carousel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_container_error_and_expired, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_classes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_transient_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_ready, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quota_scheduled, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_publish_unknown_outcome, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_publish_retry_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restricted_publish, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_and_final, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_seed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_media, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_carousel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_caption, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_publish_at, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_attribution, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compliance, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_container_params, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_media_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_poll_delay, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_poll_targets, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_reels_happy_path, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_carousel, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_container_error_and_expired, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_error_classes, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_transient_backoff, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_not_ready, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_scheduled, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_publish_unknown_outcome, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_safety, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_publish_retry_bounded, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_restricted_publish, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_read_back, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_final, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_seed, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_full, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_media, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_carousel, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_caption, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_fields, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_validate_publish_at, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_attribution, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_compliance, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_container_params, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_media_key, test_pool_setup, test_pool_teardown),
     };
     int rc;
 

@@ -24,148 +24,22 @@
 #include "igraph_log.h"
 #include "igraph_store.h"
 #include "igraph_util.h"
+#include "support.h"
 
-static apr_pool_t *g_pool;
-static const apr_dbd_driver_t *g_driver;
-static const char *g_pg_params; /* NULL: SQLite */
-
-static const igraph_key_t g_key = {{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-                                    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-                                    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}};
-
-/* ---- log capture ------------------------------------------------------------------------ */
-
-static int g_errors;     /* messages at IGRAPH_LOG_ERR or worse */
-static int g_migrations; /* "schema migrated" notices */
-
-static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
-{
-    if (level <= IGRAPH_LOG_ERR) {
-        g_errors++;
-    }
-    if (strstr(msg, "IG0305:")) {
-        g_migrations++;
-    }
-    if (getenv("TEST_STORE_VERBOSE")) {
-        fprintf(stderr, "[%d] %s:%d %s\n", level, file, line, msg);
-    }
-}
-
-/* ---- fixture ---------------------------------------------------------------------------- */
-
-typedef struct {
-    apr_pool_t *pool;
-    char *dir;
-    char *path;
-    igraph_db_t db;
-} fixture_t;
-
-static void db_open(fixture_t *f, igraph_db_t *db)
-{
-    const char *err = NULL;
-
-    memset(db, 0, sizeof(*db));
-    db->driver = g_driver;
-    db->pool = f->pool;
-    db->prepared = apr_hash_make(f->pool);
-    assert_int_equal(
-        apr_dbd_open_ex(g_driver, f->pool, g_pg_params ? g_pg_params : f->path, &db->handle, &err),
-        APR_SUCCESS);
-}
-
-static void db_close(igraph_db_t *db)
-{
-    if (db->handle) {
-        apr_dbd_close(db->driver, db->handle);
-        db->handle = NULL;
-    }
-}
-
-static void raw_exec(igraph_db_t *db, const char *sql)
-{
-    int nrows = 0;
-
-    if (apr_dbd_query(db->driver, db->handle, &nrows, sql) != 0) {
-        fail_msg("raw_exec failed: %s: %s", sql, apr_dbd_error(db->driver, db->handle, 0));
-    }
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    char tmpl[] = "/tmp/test_jobs_store.XXXXXX";
-
-    if (!f || apr_pool_create(&f->pool, g_pool) != APR_SUCCESS || !mkdtemp(tmpl)) {
-        return -1;
-    }
-    f->dir = apr_pstrdup(f->pool, tmpl);
-    f->path = apr_pstrcat(f->pool, f->dir, "/igraph.db", NULL);
-    db_open(f, &f->db);
-    if (g_pg_params) {
-        raw_exec(&f->db, "DROP SCHEMA IF EXISTS public CASCADE");
-        raw_exec(&f->db, "CREATE SCHEMA public");
-    }
-    g_errors = 0;
-    g_migrations = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    size_t i;
-
-    db_close(&f->db);
-    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        unlink(apr_pstrcat(f->pool, f->path, suffix[i], NULL));
-    }
-    rmdir(f->dir);
-    apr_pool_destroy(f->pool);
-    free(f);
-    return 0;
-}
+typedef test_fixture_t fixture_t;
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-/* First column of the first row, or NULL (also for SQL NULL). */
-static const char *raw_value(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *out = NULL;
-    char *s;
-    int rows = 0;
-
-    assert_int_equal(apr_dbd_select(db->driver, p, db->handle, &res, sql, 0), 0);
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        if (!rows++ && apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &s) == 0) {
-            out = apr_pstrdup(p, s);
-        }
-    }
-    return out;
-}
-
-static long raw_count(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    const char *v = raw_value(db, p, sql);
-
-    assert_non_null(v);
-    return atol(v);
-}
-
 static const char *claimed_by(fixture_t *f, const char *id)
 {
-    return raw_value(&f->db, f->pool,
-                     apr_psprintf(f->pool, "SELECT claimed_by FROM jobs WHERE id = '%s'", id));
+    return test_db_value(&f->db, f->pool,
+                         apr_psprintf(f->pool, "SELECT claimed_by FROM jobs WHERE id = '%s'", id));
 }
 
 static long claim_until(fixture_t *f, const char *id)
 {
-    return raw_count(&f->db, f->pool,
-                     apr_psprintf(f->pool, "SELECT claim_until FROM jobs WHERE id = '%s'", id));
+    return test_db_count(&f->db, f->pool,
+                         apr_psprintf(f->pool, "SELECT claim_until FROM jobs WHERE id = '%s'", id));
 }
 
 /* A queued REELS job created at `created`, due at once. */
@@ -266,7 +140,7 @@ static igraph_account_t *add_account(fixture_t *f, const char *owner, const char
     a->username = username;
     a->token_expires_at = 1900000000;
     a->token_issued_at = 1700000000;
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "tok", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "tok", NULL),
                      APR_SUCCESS);
     return a;
 }
@@ -275,27 +149,7 @@ static igraph_account_t *add_account(fixture_t *f, const char *owner, const char
 
 /* Schema version 2 exactly as released (igraph_store.c at 7693b9c), with data in it. */
 static const char *const v2_fixture[] = {
-    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "platform TEXT NOT NULL DEFAULT 'meta_ig', login TEXT NOT NULL, ig_user_id TEXT NOT NULL, "
-    "owner TEXT NOT NULL, username TEXT, name TEXT, picture_url TEXT, page_id TEXT, "
-    "page_name TEXT, app_user_id TEXT, access_token_enc TEXT, user_token_enc TEXT, "
-    "token_expires_at BIGINT NOT NULL DEFAULT 0, token_issued_at BIGINT NOT NULL DEFAULT 0, "
-    "scopes TEXT, status TEXT NOT NULL DEFAULT 'active', last_error TEXT, "
-    "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
-    "UNIQUE (owner, platform, ig_user_id))",
-    "CREATE INDEX accounts_app_user_id ON accounts (app_user_id)",
-    "CREATE TABLE oauth_states (state_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-    "login TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
-    "CREATE TABLE oauth_pending (id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, "
-    "payload_enc TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
-    "ALTER TABLE accounts ADD COLUMN next_refresh_at BIGINT NOT NULL DEFAULT 0",
-    "ALTER TABLE accounts ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE accounts ADD COLUMN claimed_by TEXT",
-    "ALTER TABLE accounts ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0",
-    "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
-    "expires_at BIGINT NOT NULL)",
-    "CREATE INDEX accounts_due ON accounts (status, token_expires_at)",
+    TEST_SCHEMA_V2_DDL,
     "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 1700000000)",
     "INSERT INTO schema_migrations (version, applied_at) VALUES (2, 1700000001)",
     "INSERT INTO accounts (login, ig_user_id, owner, username, token_expires_at, "
@@ -314,18 +168,18 @@ static void test_migrate_v2(void **state)
     igraph_job_t *j;
     int i;
 
-    if (g_pg_params) {
+    if (test_dbd_params) {
         skip();
     }
     for (i = 0; v2_fixture[i]; i++) {
-        raw_exec(&f->db, v2_fixture[i]);
+        test_db_exec(&f->db, v2_fixture[i]);
     }
     assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
-    assert_int_equal(g_migrations, 1);
+    assert_int_equal(test_log_migrations, 1);
     /* v3 and every later version are applied in one go */
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
     /* the v2 data is untouched */
     assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
@@ -334,14 +188,15 @@ static void test_migrate_v2(void **state)
     assert_string_equal(a->username, "v2user");
     assert_int_equal(a->next_refresh_at, 1800000000);
     assert_int_equal(a->refresh_failures, 2);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 1);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 1);
     /* the new table and its indexes */
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM jobs"), 0);
-    assert_int_equal(raw_count(&f->db, f->pool,
-                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name "
-                               "IN ('jobs_next_at', 'jobs_owner_created', 'jobs_account_media', "
-                               "'jobs_account_status')"),
-                     4);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM jobs"), 0);
+    assert_int_equal(
+        test_db_count(&f->db, f->pool,
+                      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name "
+                      "IN ('jobs_next_at', 'jobs_owner_created', 'jobs_account_media', "
+                      "'jobs_account_status')"),
+        4);
     /* and it works */
     insert(f, make_job(f->pool, "j1", "alice", a->id, 1700000000));
     j = get(f, "j1");
@@ -350,13 +205,13 @@ static void test_migrate_v2(void **state)
     {
         igraph_db_t db2;
 
-        db_open(f, &db2);
+        test_db_open(f, &db2);
         assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
         assert_int_equal(igraph_store_job_get(&db2, f->pool, "alice", "j1", &j), APR_SUCCESS);
-        db_close(&db2);
+        test_db_close(&db2);
     }
-    assert_int_equal(g_migrations, 1);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_migrations, 1);
+    assert_int_equal(test_log_errors, 0);
 }
 
 /* ---- jobs ------------------------------------------------------------------------------- */
@@ -423,14 +278,15 @@ static void test_job_roundtrip(void **state)
 
     /* names at rest, and the store's own columns */
     assert_string_equal(
-        raw_value(&f->db, f->pool, "SELECT media_type FROM jobs WHERE id = 'jFull'"), "CAROUSEL");
-    assert_string_equal(raw_value(&f->db, f->pool, "SELECT status FROM jobs WHERE id = 'jFull'"),
-                        "publishing");
+        test_db_value(&f->db, f->pool, "SELECT media_type FROM jobs WHERE id = 'jFull'"),
+        "CAROUSEL");
     assert_string_equal(
-        raw_value(&f->db, f->pool, "SELECT idempotency_key FROM jobs WHERE id = 'jFull'"),
+        test_db_value(&f->db, f->pool, "SELECT status FROM jobs WHERE id = 'jFull'"), "publishing");
+    assert_string_equal(
+        test_db_value(&f->db, f->pool, "SELECT idempotency_key FROM jobs WHERE id = 'jFull'"),
         "key-full");
-    assert_string_equal(raw_value(&f->db, f->pool, "SELECT media_key FROM jobs WHERE id = 'jFull'"),
-                        "mk-full");
+    assert_string_equal(
+        test_db_value(&f->db, f->pool, "SELECT media_key FROM jobs WHERE id = 'jFull'"), "mk-full");
     assert_null(claimed_by(f, "jFull"));
     assert_int_equal(claim_until(f, "jFull"), 0);
 
@@ -440,14 +296,14 @@ static void test_job_roundtrip(void **state)
     assert_int_equal(igraph_store_job_get(&f->db, f->pool, "alice", "jEmpty", &got), APR_NOTFOUND);
     assert_int_equal(igraph_store_job_get(&f->db, f->pool, NULL, "nosuch", &got), APR_NOTFOUND);
     assert_int_equal(igraph_store_job_get(&f->db, f->pool, "alice", "nosuch", &got), APR_NOTFOUND);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 
     /* a duplicate id is an error, not an idempotent replay */
     assert_int_equal(igraph_store_job_insert(&f->db, f->pool,
                                              make_job(f->pool, "jFull", "bob", 1, 1700000003), NULL,
                                              NULL),
                      APR_EGENERAL);
-    assert_int_equal(g_errors, 1);
+    assert_int_equal(test_log_errors, 1);
     assert_job_equal(get(f, "jFull"), full);
 }
 
@@ -469,7 +325,7 @@ static void test_job_idempotency(void **state)
     assert_string_equal(got->id, "j1");
     assert_int_equal(got->account_id, 1);
     /* the statements still work (nothing was dropped) */
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 
     /* another owner may use the same key */
     assert_int_equal(
@@ -496,11 +352,11 @@ static void test_job_idempotency(void **state)
     assert_int_equal(
         igraph_store_job_insert(&f->db, f->pool, make_job(f->pool, "j7", "alice", 1, 700), "", "m"),
         APR_SUCCESS);
-    assert_null(raw_value(&f->db, f->pool, "SELECT idempotency_key FROM jobs WHERE id = 'j7'"));
+    assert_null(test_db_value(&f->db, f->pool, "SELECT idempotency_key FROM jobs WHERE id = 'j7'"));
     assert_int_equal(igraph_store_job_by_idempotency(&f->db, f->pool, "alice", "", &got),
                      APR_NOTFOUND);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM jobs"), 6);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM jobs"), 6);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_job_find_duplicate(void **state)
@@ -539,9 +395,10 @@ static void test_job_find_duplicate(void **state)
     assert_int_equal(igraph_store_job_find_duplicate(&f->db, f->pool, 1, "X", &got), APR_NOTFOUND);
 
     /* only failed / cancelled ones left: none */
-    raw_exec(&f->db, "UPDATE jobs SET status = 'failed' WHERE id IN ('old', 'queued', 'newest')");
+    test_db_exec(&f->db,
+                 "UPDATE jobs SET status = 'failed' WHERE id IN ('old', 'queued', 'newest')");
     assert_int_equal(igraph_store_job_find_duplicate(&f->db, f->pool, 1, "M", &got), APR_NOTFOUND);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_jobs_list(void **state)
@@ -599,7 +456,7 @@ static void test_jobs_list(void **state)
     assert_int_equal(list->nelts, 0);
     assert_int_equal(igraph_store_jobs_list(&f->db, f->pool, "alice", NULL, 0, 0, &list),
                      APR_EINVAL);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_job_claim_save(void **state)
@@ -726,7 +583,7 @@ static void test_job_claim_save(void **state)
     assert_int_equal(igraph_store_job_claim(&f->db, f->pool, "nosuch", "w1", 1, 2), APR_EBUSY);
     j->id = "nosuch";
     assert_int_equal(igraph_store_job_save(&f->db, f->pool, j, "w1"), APR_EBUSY);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_job_cancel(void **state)
@@ -797,7 +654,7 @@ static void test_job_cancel(void **state)
     assert_int_equal(igraph_store_job_cancel(&f->db, f->pool, "alice", "nosuch", now),
                      APR_NOTFOUND);
     assert_int_equal(igraph_store_job_cancel(&f->db, f->pool, "bob", "bobs", now), APR_SUCCESS);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_jobs_due(void **state)
@@ -860,13 +717,13 @@ static void test_jobs_due(void **state)
     /* the wake-up time counts every job with something to do */
     assert_int_equal(igraph_store_jobs_next_due(&f->db, f->pool, &next), APR_SUCCESS);
     assert_int_equal(next, 50);
-    raw_exec(&f->db, "UPDATE jobs SET next_at = 0 WHERE id IN ('b', 'g', 'a')");
+    test_db_exec(&f->db, "UPDATE jobs SET next_at = 0 WHERE id IN ('b', 'g', 'a')");
     assert_int_equal(igraph_store_jobs_next_due(&f->db, f->pool, &next), APR_SUCCESS);
     assert_int_equal(next, 120);
-    raw_exec(&f->db, "UPDATE jobs SET next_at = 0");
+    test_db_exec(&f->db, "UPDATE jobs SET next_at = 0");
     assert_int_equal(igraph_store_jobs_next_due(&f->db, f->pool, &next), APR_SUCCESS);
     assert_int_equal(next, 0);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_jobs_counts(void **state)
@@ -908,7 +765,7 @@ static void test_jobs_counts(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(igraph_store_jobs_published_since(&f->db, f->pool, 2, 0, &n), APR_SUCCESS);
     assert_int_equal(n, 1);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 /* ---- account references ----------------------------------------------------------------- */
@@ -1011,7 +868,7 @@ static void test_account_find(void **state)
     assert_int_equal(list->nelts, 1);
     assert_int_equal(igraph_store_accounts_active(&f->db, f->pool, "carol", &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 0);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_bad_arguments(void **state)
@@ -1059,36 +916,31 @@ static void test_bad_arguments(void **state)
         assert_int_equal(igraph_store_jobs_next_due(&empty, f->pool, &next), APR_EINVAL);
         assert_int_equal(igraph_store_jobs_in_flight(&empty, f->pool, 1, &n), APR_EINVAL);
     }
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_roundtrip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_idempotency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_find_duplicate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_claim_save, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_job_cancel, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_due, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_account_find, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v2, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_job_roundtrip, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_job_idempotency, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_job_find_duplicate, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_list, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_job_claim_save, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_job_cancel, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_due, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_counts, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_account_find, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, test_db_setup, test_db_teardown),
     };
     int failed;
 
-    g_pg_params = getenv("TEST_JOBS_PGSQL");
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&g_pool, NULL) != APR_SUCCESS ||
-        apr_dbd_init(g_pool) != APR_SUCCESS ||
-        apr_dbd_get_driver(g_pool, g_pg_params ? "pgsql" : "sqlite3", &g_driver) != APR_SUCCESS) {
-        fprintf(stderr, "cannot load the apr_dbd %s driver\n", g_pg_params ? "pgsql" : "sqlite3");
+    if (test_init() != 0 || test_db_init("test_jobs_store", "TEST_JOBS_PGSQL") != 0) {
         return 1;
     }
-    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_DEBUG);
+    test_log_capture(IGRAPH_LOG_DEBUG, "TEST_STORE_VERBOSE");
     failed = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(g_pool);
-    apr_terminate();
+    test_done();
     return failed;
 }

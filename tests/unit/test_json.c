@@ -11,23 +11,7 @@
 #include <apr_strings.h>
 
 #include "igraph_json.h"
-
-static int setup_pool(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown_pool(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
+#include "support.h"
 
 static igraph_json_t *parse_ok(apr_pool_t *p, const char *s)
 {
@@ -291,13 +275,14 @@ static void test_pool_lifetime(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_paths, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_big_ids, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_strings_untouched, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_depth, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_invalid, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_build_dump, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_pool_lifetime, setup_pool, teardown_pool),
+        cmocka_unit_test_setup_teardown(test_parse_paths, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_big_ids, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_strings_untouched, test_pool_setup,
+                                        test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_depth, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_build_dump, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_lifetime, test_pool_setup, test_pool_teardown),
     };
     int rc;
 

@@ -13,14 +13,9 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <apr_dbd.h>
@@ -37,15 +32,7 @@
 #include "igraph_meta.h"
 #include "igraph_store.h"
 #include "igraph_util.h"
-
-static apr_pool_t *g_pool;
-static const apr_dbd_driver_t *g_driver;
-static const char *g_pg_params; /* NULL: SQLite */
-
-static const igraph_key_t g_key = {{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-                                    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-                                    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}};
+#include "support.h"
 
 #define IG_SECRET "ig-app-secret-0123"
 #define FB_SECRET "fb-app-secret-4567"
@@ -55,38 +42,12 @@ static const char *const g_secrets[] = {IG_SECRET, FB_SECRET, NULL};
 
 /* ---- log capture: no secret may ever reach the log --------------------------------------- */
 
-static int g_errors;
-static int g_migrations;
-static char g_logbuf[65536];
-static apr_size_t g_loglen;
-
-static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
-{
-    apr_size_t n = strlen(msg);
-
-    if (level <= IGRAPH_LOG_ERR) {
-        g_errors++;
-    }
-    if (strstr(msg, "IG0305:")) {
-        g_migrations++;
-    }
-    if (g_loglen + n + 2 < sizeof(g_logbuf)) {
-        memcpy(g_logbuf + g_loglen, msg, n);
-        g_loglen += n;
-        g_logbuf[g_loglen++] = '\n';
-        g_logbuf[g_loglen] = '\0';
-    }
-    if (getenv("TEST_STORE_VERBOSE")) {
-        fprintf(stderr, "[%d] %s:%d %s\n", level, file, line, msg);
-    }
-}
-
 static void assert_logs_clean(void)
 {
-    assert_null(strstr(g_logbuf, IG_SECRET));
-    assert_null(strstr(g_logbuf, FB_SECRET));
-    assert_null(strstr(g_logbuf, "EAAJ"));
-    assert_null(strstr(g_logbuf, "appsecret_proof"));
+    assert_null(strstr(test_log_buf, IG_SECRET));
+    assert_null(strstr(test_log_buf, FB_SECRET));
+    assert_null(strstr(test_log_buf, "EAAJ"));
+    assert_null(strstr(test_log_buf, "appsecret_proof"));
 }
 
 /* ---- signed_request helpers -------------------------------------------------------------- */
@@ -136,7 +97,7 @@ static apr_status_t verify(apr_pool_t *p, const char *sr, igraph_json_t **j, int
 
 static void test_sr_valid(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     const char *json = payload_at(p, NOW - 5), *why = "x";
     igraph_json_t *j;
     int which, ps, pp;
@@ -182,7 +143,7 @@ static void test_sr_valid(void **state)
 
 static void test_sr_tampered(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     const char *sr = make_sr(p, IG_SECRET, payload_at(p, NOW), 0, 0), *why = NULL, *dot, *other;
     igraph_json_t *j = (igraph_json_t *)1;
     int which = 5;
@@ -227,7 +188,7 @@ static void test_sr_tampered(void **state)
 
 static void test_sr_algorithm(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     const char *why = NULL;
     igraph_json_t *j;
     int which;
@@ -269,7 +230,7 @@ static void test_sr_algorithm(void **state)
 
 static void test_sr_malformed(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     const char *sr = make_sr(p, IG_SECRET, payload_at(p, NOW), 0, 0), *why = NULL, *dot;
     igraph_json_t *j;
     unsigned char mac[32];
@@ -349,7 +310,7 @@ static void test_sr_malformed(void **state)
 
 static void test_sr_issued_at(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     const char *why = NULL;
     igraph_json_t *j;
     int which;
@@ -427,7 +388,7 @@ static void test_sr_issued_at(void **state)
 
 static void test_hub_signature(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     const char *body = "{\"object\":\"instagram\",\"entry\":[]}";
     apr_size_t len = strlen(body);
     const char *hex = igraph_hmac_sha256_hex(p, FB_SECRET, strlen(FB_SECRET), body, len);
@@ -517,7 +478,7 @@ static const char g_comment_body[] =
 
 static void test_webhook_changes(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     apr_array_header_t *a;
     igraph_webhook_event_t *e;
     const char *value = "{\"id\":\"17865799348089039\",\"text\":\"Looks tasty!\","
@@ -568,7 +529,7 @@ static void test_webhook_changes(void **state)
 
 static void test_webhook_messaging(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     apr_array_header_t *a;
 
     assert_int_equal(
@@ -612,7 +573,7 @@ static void test_webhook_messaging(void **state)
 
 static void test_webhook_batched(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     apr_array_header_t *a;
 
     assert_int_equal(
@@ -661,7 +622,7 @@ static void test_webhook_batched(void **state)
 
 static void test_webhook_dedupe(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     apr_array_header_t *a, *b;
     const char *twice = "{\"object\":\"instagram\",\"entry\":["
                         "{\"id\":\"1\",\"time\":100,\"changes\":[{\"field\":\"comments\",\"value\":"
@@ -717,7 +678,7 @@ static void test_webhook_dedupe(void **state)
 
 static void test_webhook_invalid(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     apr_array_header_t *a = (apr_array_header_t *)1;
     apr_array_header_t *big;
     igraph_json_t *body, *entries, *entry, *changes, *change;
@@ -781,7 +742,7 @@ static void test_webhook_invalid(void **state)
 
 static void test_deletion_code(void **state)
 {
-    apr_pool_t *p = g_pool;
+    apr_pool_t *p = test_root_pool;
     apr_hash_t *seen = apr_hash_make(p);
     const char *c;
     int i;
@@ -809,92 +770,27 @@ static void test_deletion_code(void **state)
 
 /* ---- igraph_fb_me against a one-shot HTTP server ------------------------------------------ */
 
-typedef struct srv_t {
-    int lfd, port, n;
-    const char *resp[4];
-    char req[4][8192];
-    pthread_t th;
-} srv_t;
-
-static void *srv_main(void *baton)
-{
-    srv_t *s = baton;
-    struct pollfd pfd;
-    int i;
-
-    for (i = 0; i < s->n; i++) {
-        apr_size_t len = 0, off = 0, rlen;
-        int fd;
-
-        pfd.fd = s->lfd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 5000) <= 0 || (fd = accept(s->lfd, NULL, NULL)) < 0) {
-            break;
-        }
-        /* GET requests only: read the head */
-        while (len + 1 < sizeof(s->req[i]) && !strstr(s->req[i], "\r\n\r\n")) {
-            ssize_t r;
-            pfd.fd = fd;
-            if (poll(&pfd, 1, 5000) <= 0 ||
-                (r = recv(fd, s->req[i] + len, sizeof(s->req[i]) - len - 1, 0)) <= 0) {
-                break;
-            }
-            len += (apr_size_t)r;
-            s->req[i][len] = '\0';
-        }
-        rlen = strlen(s->resp[i]);
-        while (off < rlen) {
-            ssize_t w = send(fd, s->resp[i] + off, rlen - off, MSG_NOSIGNAL);
-            if (w <= 0) {
-                break;
-            }
-            off += (apr_size_t)w;
-        }
-        shutdown(fd, SHUT_WR);
-        close(fd);
-    }
-    return NULL;
-}
-
-static const char *json_resp(apr_pool_t *p, const char *status, const char *body)
-{
-    return apr_psprintf(p,
-                        "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: "
-                        "%" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n%s",
-                        status, strlen(body), body);
-}
-
 static void test_fb_me(void **state)
 {
-    apr_pool_t *p = g_pool;
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
+    apr_pool_t *p = test_root_pool;
     igraph_graph_t g;
     igraph_gerr_t err;
     const char *id, *name, *proof;
-    srv_t s;
+    test_server_t s = {0};
 
-    memset(&s, 0, sizeof(s));
-    s.lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s.lfd >= 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(s.lfd, 4), 0);
-    assert_int_equal(getsockname(s.lfd, (struct sockaddr *)&sa, &sl), 0);
-    s.port = ntohs(sa.sin_port);
-    s.resp[0] = json_resp(p, "200 OK", "{\"id\":\"10150000000000001\",\"name\":\"Alice Baker\"}");
-    s.resp[1] = json_resp(p, "200 OK", "{\"id\":10150000000000002}");
-    s.resp[2] = json_resp(p, "200 OK", "{\"name\":\"No Id\"}");
-    s.resp[3] = json_resp(p, "400 Bad Request",
-                          "{\"error\":{\"message\":\"Error validating access token\","
-                          "\"type\":\"OAuthException\",\"code\":190}}");
-    s.n = 4;
-    assert_int_equal(pthread_create(&s.th, NULL, srv_main, &s), 0);
+    test_server_listen(&s, p);
+    s.resp[0] = test_http_resp(p, "200 OK", NULL,
+                               "{\"id\":\"10150000000000001\",\"name\":\"Alice Baker\"}");
+    s.resp[1] = test_http_resp(p, "200 OK", NULL, "{\"id\":10150000000000002}");
+    s.resp[2] = test_http_resp(p, "200 OK", NULL, "{\"name\":\"No Id\"}");
+    s.resp[3] = test_http_resp(p, "400 Bad Request", NULL,
+                               "{\"error\":{\"message\":\"Error validating access token\","
+                               "\"type\":\"OAuthException\",\"code\":190}}");
+    s.nresp = 4;
+    test_server_run(&s);
 
     memset(&g, 0, sizeof(g));
-    g.fb_graph_base = apr_psprintf(p, "http://127.0.0.1:%d", s.port);
+    g.fb_graph_base = test_server_url(&s, "");
     g.version = "v26.0";
     g.app_id = "1234567890123456";
     g.app_secret = FB_SECRET;
@@ -912,8 +808,7 @@ static void test_fb_me(void **state)
     assert_int_equal(igraph_fb_me(&g, p, "EAAJuserToken", &id, &name, &err), APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_REAUTH);
     assert_null(id);
-    pthread_join(s.th, NULL);
-    close(s.lfd);
+    test_server_stop(&s);
 
     proof = igraph_hmac_sha256_hex(p, FB_SECRET, strlen(FB_SECRET), "EAAJuserToken", 13);
     assert_non_null(
@@ -931,105 +826,7 @@ static void test_fb_me(void **state)
 
 /* ---- store fixture ----------------------------------------------------------------------- */
 
-typedef struct {
-    apr_pool_t *pool;
-    char *dir;
-    char *path;
-    igraph_db_t db;
-} fixture_t;
-
-static void db_open(fixture_t *f, igraph_db_t *db)
-{
-    const char *err = NULL;
-
-    memset(db, 0, sizeof(*db));
-    db->driver = g_driver;
-    db->pool = f->pool;
-    db->prepared = apr_hash_make(f->pool);
-    assert_int_equal(
-        apr_dbd_open_ex(g_driver, f->pool, g_pg_params ? g_pg_params : f->path, &db->handle, &err),
-        APR_SUCCESS);
-}
-
-static void db_close(igraph_db_t *db)
-{
-    if (db->handle) {
-        apr_dbd_close(db->driver, db->handle);
-        db->handle = NULL;
-    }
-}
-
-static void raw_exec(igraph_db_t *db, const char *sql)
-{
-    int nrows = 0;
-
-    if (apr_dbd_query(db->driver, db->handle, &nrows, sql) != 0) {
-        fail_msg("raw_exec failed: %s: %s", sql, apr_dbd_error(db->driver, db->handle, 0));
-    }
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    char tmpl[] = "/tmp/test_meta.XXXXXX";
-
-    if (!f || apr_pool_create(&f->pool, g_pool) != APR_SUCCESS || !mkdtemp(tmpl)) {
-        return -1;
-    }
-    f->dir = apr_pstrdup(f->pool, tmpl);
-    f->path = apr_pstrcat(f->pool, f->dir, "/igraph.db", NULL);
-    db_open(f, &f->db);
-    if (g_pg_params) {
-        raw_exec(&f->db, "DROP SCHEMA IF EXISTS public CASCADE");
-        raw_exec(&f->db, "CREATE SCHEMA public");
-    }
-    g_errors = 0;
-    g_migrations = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    size_t i;
-
-    db_close(&f->db);
-    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        unlink(apr_pstrcat(f->pool, f->path, suffix[i], NULL));
-    }
-    rmdir(f->dir);
-    apr_pool_destroy(f->pool);
-    free(f);
-    return 0;
-}
-
-/* First column of the first row, or NULL (also for SQL NULL). */
-static const char *raw_value(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *out = NULL;
-    char *s;
-    int rows = 0;
-
-    assert_int_equal(apr_dbd_select(db->driver, p, db->handle, &res, sql, 0), 0);
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        if (!rows++ && apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &s) == 0) {
-            out = apr_pstrdup(p, s);
-        }
-    }
-    return out;
-}
-
-static long raw_count(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    const char *v = raw_value(db, p, sql);
-
-    assert_non_null(v);
-    return atol(v);
-}
+typedef test_fixture_t fixture_t;
 
 static igraph_account_t *add_account(fixture_t *f, const char *owner, const char *login,
                                      const char *ig_user_id, const char *app_user_id)
@@ -1046,7 +843,8 @@ static igraph_account_t *add_account(fixture_t *f, const char *owner, const char
     a->token_issued_at = 1700000000;
     assert_int_equal(
         igraph_store_account_upsert(
-            &f->db, f->pool, &g_key, a, apr_pstrcat(f->pool, "EAAJaccess", ig_user_id, owner, NULL),
+            &f->db, f->pool, &test_key, a,
+            apr_pstrcat(f->pool, "EAAJaccess", ig_user_id, owner, NULL),
             !strcmp(login, "facebook") ? apr_pstrcat(f->pool, "EAAJuser", owner, NULL) : NULL),
         APR_SUCCESS);
     return a;
@@ -1101,35 +899,15 @@ static void add_event(fixture_t *f, const char *ig_id, const char *value, apr_in
 
 static long count_where(fixture_t *f, const char *table, const char *where)
 {
-    return raw_count(&f->db, f->pool,
-                     apr_psprintf(f->pool, "SELECT COUNT(*) FROM %s WHERE %s", table, where));
+    return test_db_count(&f->db, f->pool,
+                         apr_psprintf(f->pool, "SELECT COUNT(*) FROM %s WHERE %s", table, where));
 }
 
 /* ---- store: schema v4 -------------------------------------------------------------------- */
 
 /* Schema version 3 exactly as released (igraph_store.c at 2d67e3e), with data in it. */
 static const char *const v3_fixture[] = {
-    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "platform TEXT NOT NULL DEFAULT 'meta_ig', login TEXT NOT NULL, ig_user_id TEXT NOT NULL, "
-    "owner TEXT NOT NULL, username TEXT, name TEXT, picture_url TEXT, page_id TEXT, "
-    "page_name TEXT, app_user_id TEXT, access_token_enc TEXT, user_token_enc TEXT, "
-    "token_expires_at BIGINT NOT NULL DEFAULT 0, token_issued_at BIGINT NOT NULL DEFAULT 0, "
-    "scopes TEXT, status TEXT NOT NULL DEFAULT 'active', last_error TEXT, "
-    "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
-    "UNIQUE (owner, platform, ig_user_id))",
-    "CREATE INDEX accounts_app_user_id ON accounts (app_user_id)",
-    "CREATE TABLE oauth_states (state_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-    "login TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
-    "CREATE TABLE oauth_pending (id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, "
-    "payload_enc TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
-    "ALTER TABLE accounts ADD COLUMN next_refresh_at BIGINT NOT NULL DEFAULT 0",
-    "ALTER TABLE accounts ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE accounts ADD COLUMN claimed_by TEXT",
-    "ALTER TABLE accounts ADD COLUMN claim_until BIGINT NOT NULL DEFAULT 0",
-    "CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
-    "expires_at BIGINT NOT NULL)",
-    "CREATE INDEX accounts_due ON accounts (status, token_expires_at)",
+    TEST_SCHEMA_V2_DDL,
     "CREATE TABLE jobs (id TEXT PRIMARY KEY, account_id BIGINT NOT NULL, owner TEXT NOT NULL, "
     "login TEXT, ig_user_id TEXT, media_type TEXT NOT NULL, status TEXT NOT NULL, request TEXT, "
     "creation_id TEXT, children TEXT, media_id TEXT, permalink TEXT, error TEXT, "
@@ -1167,17 +945,18 @@ static void test_migrate_v3(void **state)
     igraph_job_t *j;
     int i, n = -1;
 
-    if (g_pg_params) {
+    if (test_dbd_params) {
         skip();
     }
     for (i = 0; v3_fixture[i]; i++) {
-        raw_exec(&f->db, v3_fixture[i]);
+        test_db_exec(&f->db, v3_fixture[i]);
     }
     assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
-    assert_int_equal(g_migrations, 1);
+    assert_int_equal(test_log_migrations, 1);
     assert_int_equal(IGRAPH_SCHEMA_VERSION, 4);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"), 4);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"), 4);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
+                     4);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"), 4);
     /* the v3 data is untouched */
     assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
@@ -1186,13 +965,13 @@ static void test_migrate_v3(void **state)
     assert_int_equal(a->refresh_failures, 2);
     assert_int_equal(igraph_store_job_get(&f->db, f->pool, "alice", "j-v3", &j), APR_SUCCESS);
     assert_int_equal(j->account_id, a->id);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 1);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 1);
     /* the new tables and the index */
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM events"), 0);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM deletion_requests"), 0);
-    assert_int_equal(raw_count(&f->db, f->pool,
-                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
-                               "AND name = 'events_ig_user_id'"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM events"), 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM deletion_requests"), 0);
+    assert_int_equal(test_db_count(&f->db, f->pool,
+                                   "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                   "AND name = 'events_ig_user_id'"),
                      1);
     /* and they work on the old data */
     add_event(f, "111", "{\"id\":\"c1\"}", 1793000000);
@@ -1204,12 +983,12 @@ static void test_migrate_v3(void **state)
     {
         igraph_db_t db2;
 
-        db_open(f, &db2);
+        test_db_open(f, &db2);
         assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
-        db_close(&db2);
+        test_db_close(&db2);
     }
-    assert_int_equal(g_migrations, 1);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_migrations, 1);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_deauthorize(void **state)
@@ -1231,20 +1010,20 @@ static void test_deauthorize(void **state)
     assert_string_equal(a->last_error, "access removed on Meta (deauthorized)");
     assert_null(a->access_token_enc);
     assert_null(a->user_token_enc);
-    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS));
-    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_USER));
+    assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
+    assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER));
     assert_true(a->updated_at >= a1->updated_at);
     a = get_account(f, "bob", a2->id);
     assert_string_equal(a->status, "disabled");
-    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS));
+    assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* the Instagram Login connection of the same id and another user are untouched */
     a = get_account(f, "alice", a3->id);
     assert_string_equal(a->status, "active");
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS),
                         "EAAJaccess333alice");
     a = get_account(f, "alice", a4->id);
     assert_string_equal(a->status, "active");
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_USER),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER),
                         "EAAJuseralice");
 
     /* any login; already disabled rows count again (the callback may be repeated) */
@@ -1252,7 +1031,7 @@ static void test_deauthorize(void **state)
     assert_int_equal(n, 3);
     a = get_account(f, "alice", a3->id);
     assert_string_equal(a->status, "disabled");
-    assert_null(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS));
+    assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* no token left anywhere in the rows of U1 */
     assert_int_equal(count_where(f, "accounts",
                                  "app_user_id = 'U1' AND (access_token_enc IS NOT NULL "
@@ -1277,9 +1056,9 @@ static void test_deauthorize(void **state)
     a = get_account(f, "alice", a1->id);
     assert_string_equal(a->status, "active");
     assert_null(a->last_error);
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS),
                         "EAAJaccess111alice");
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_data_deletion(void **state)
@@ -1306,15 +1085,15 @@ static void test_data_deletion(void **state)
     add_event(f, "333", "{\"n\":2}", 1793000002);
     add_event(f, "444", "{\"n\":3}", 1793000003);
     add_event(f, "999", "{\"n\":4}", 1793000004);
-    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &g_key, "p1", "alice", "pages",
+    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &test_key, "p1", "alice", "pages",
                                               "{\"token\":\"EAAJpending\"}", now + 600),
                      APR_SUCCESS);
-    assert_int_equal(
-        igraph_store_pending_put(&f->db, f->pool, &g_key, "p2", "carol", "pages", "{}", now + 600),
-        APR_SUCCESS);
-    assert_int_equal(
-        igraph_store_pending_put(&f->db, f->pool, &g_key, "p3", "dave", "pages", "{}", now + 600),
-        APR_SUCCESS);
+    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &test_key, "p2", "carol", "pages",
+                                              "{}", now + 600),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &test_key, "p3", "dave", "pages",
+                                              "{}", now + 600),
+                     APR_SUCCESS);
 
     assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", "instagram", code1, &n),
                      APR_SUCCESS);
@@ -1370,13 +1149,13 @@ static void test_data_deletion(void **state)
     assert_int_equal(igraph_store_deletion_get(&f->db, f->pool, "delnosuchcode000000000000",
                                                &status, &deleted, &created, &completed),
                      APR_NOTFOUND);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 
     /* a failure rolls everything back: a reused code fails the final INSERT */
     assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U2", NULL, code1, &n),
                      APR_EGENERAL);
     assert_int_equal(n, 0);
-    assert_true(g_errors > 0);
+    assert_true(test_log_errors > 0);
     assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
     assert_int_equal(count_where(f, "jobs", "id = 'j4'"), 1);
     assert_int_equal(count_where(f, "events", "ig_user_id = '444'"), 1);
@@ -1413,11 +1192,11 @@ static void test_event_insert(void **state)
     assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e), APR_EEXIST);
     assert_int_equal(count_where(f, "events", "1 = 1"), 1);
     /* received_at 0 means now */
-    assert_true(raw_count(&f->db, f->pool, "SELECT received_at FROM events") >= now);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT event_time FROM events"), 1793000800);
-    assert_string_equal(raw_value(&f->db, f->pool, "SELECT payload FROM events"),
+    assert_true(test_db_count(&f->db, f->pool, "SELECT received_at FROM events") >= now);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT event_time FROM events"), 1793000800);
+    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT payload FROM events"),
                         "{\"id\":\"c1\"}");
-    assert_string_equal(raw_value(&f->db, f->pool, "SELECT dedupe FROM events"), e->dedupe);
+    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT dedupe FROM events"), e->dedupe);
 
     /* another value is another event; the same key is a duplicate whatever else differs */
     e2 = make_event(f->pool, "111", "comments", "{\"id\":\"c2\"}", 1793000000);
@@ -1454,7 +1233,7 @@ static void test_event_insert(void **state)
     assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
     e2 = make_event(f->pool, "111", "comments", NULL, 0);
     assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_events_list(void **state)
@@ -1516,7 +1295,7 @@ static void test_events_list(void **state)
     assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 0, &list), APR_EINVAL);
     assert_int_equal(igraph_store_events_list(&f->db, f->pool, NULL, 5, &list), APR_EINVAL);
     assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 5, NULL), APR_EINVAL);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 int main(void)
@@ -1531,27 +1310,22 @@ int main(void)
         cmocka_unit_test(test_fb_me),
     };
     const struct CMUnitTest store[] = {
-        cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deauthorize, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_data_deletion, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_event_insert, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v3, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_deauthorize, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_data_deletion, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_event_insert, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_events_list, test_db_setup, test_db_teardown),
     };
     int failed;
 
-    g_pg_params = getenv("TEST_META_PGSQL");
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&g_pool, NULL) != APR_SUCCESS ||
-        apr_dbd_init(g_pool) != APR_SUCCESS ||
-        apr_dbd_get_driver(g_pool, g_pg_params ? "pgsql" : "sqlite3", &g_driver) != APR_SUCCESS) {
-        fprintf(stderr, "cannot load the apr_dbd %s driver\n", g_pg_params ? "pgsql" : "sqlite3");
+    if (test_init() != 0 || test_db_init("test_meta", "TEST_META_PGSQL") != 0) {
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_DEBUG);
+    test_log_capture(IGRAPH_LOG_DEBUG, "TEST_STORE_VERBOSE");
     failed = cmocka_run_group_tests_name("meta", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("meta store", store, NULL, NULL);
     curl_global_cleanup();
-    apr_pool_destroy(g_pool);
-    apr_terminate();
+    test_done();
     return failed;
 }

@@ -8,14 +8,9 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <apr_general.h>
@@ -24,234 +19,26 @@
 
 #include "igraph_graph.h"
 #include "igraph_log.h"
-
-static apr_pool_t *pool;
+#include "support.h"
 
 /* ---- log capture: no token may reach the log ---------------------------------------------- */
-
-static char logbuf[65536];
-static apr_size_t loglen;
-
-static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
-{
-    apr_size_t n = strlen(msg);
-    if (loglen + n + 2 < sizeof(logbuf)) {
-        memcpy(logbuf + loglen, msg, n);
-        loglen += n;
-        logbuf[loglen++] = '\n';
-        logbuf[loglen] = '\0';
-    }
-}
 
 static void assert_logs_clean(void)
 {
     static const char *const secrets[] = {
-        "EAAJ", "IGAA", "fb-app-secret", "appsecret_proof", "access_token", "?"};
-    apr_size_t i;
-    for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-        if (strstr(logbuf, secrets[i])) {
-            fail_msg("log contains \"%s\":\n%s", secrets[i], logbuf);
-        }
-    }
-}
+        "EAAJ", "IGAA", "fb-app-secret", "appsecret_proof", "access_token", "?", NULL};
 
-static int setup(void **state)
-{
-    apr_pool_create(&pool, NULL);
-    loglen = 0;
-    logbuf[0] = '\0';
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    apr_pool_destroy(pool);
-    return 0;
-}
-
-/* ---- a tiny HTTP server in a thread -----------------------------------------------------------
- */
-
-#define SRV_MAX 8
-
-typedef struct srv_t {
-    int lfd, port;
-    const char *resp[SRV_MAX]; /* one canned answer per connection, in order */
-    int nresp;
-    int hang;           /* accept one connection, read, never answer */
-    char *req[SRV_MAX]; /* what was received (malloc) */
-    int nreq;
-    pthread_t th;
-} srv_t;
-
-static char *srv_read_request(int fd)
-{
-    apr_size_t cap = 65536, len = 0, want = 0;
-    char *buf = malloc(cap), *hend = NULL;
-    struct pollfd pfd;
-
-    for (;;) {
-        ssize_t n;
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 5000) <= 0) {
-            break;
-        }
-        n = recv(fd, buf + len, cap - len - 1, 0);
-        if (n <= 0) {
-            break;
-        }
-        len += (apr_size_t)n;
-        buf[len] = '\0';
-        if (!hend && (hend = strstr(buf, "\r\n\r\n")) != NULL) {
-            const char *cl = strcasestr(buf, "\r\nContent-Length:");
-            want =
-                (apr_size_t)(hend - buf) + 4 + (cl && cl < hend ? strtoul(cl + 17, NULL, 10) : 0);
-        }
-        if (hend && len >= want) {
-            break;
-        }
-        if (len + 1 >= cap) {
-            break;
-        }
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-static void *srv_main(void *baton)
-{
-    srv_t *s = baton;
-    int i, n = s->hang ? 1 : s->nresp;
-    struct pollfd pfd;
-
-    for (i = 0; i < n; i++) {
-        int fd;
-        pfd.fd = s->lfd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 5000) <= 0) {
-            break;
-        }
-        fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0) {
-            break;
-        }
-        s->req[s->nreq++] = srv_read_request(fd);
-        if (s->hang) {
-            char c;
-            pfd.fd = fd;
-            pfd.events = POLLIN;
-            /* wait for the client to give up */
-            while (poll(&pfd, 1, 5000) > 0 && recv(fd, &c, 1, 0) > 0) {
-            }
-        }
-        else {
-            const char *r = s->resp[i];
-            apr_size_t off = 0, len = strlen(r);
-            while (off < len) {
-                ssize_t w = send(fd, r + off, len - off, MSG_NOSIGNAL);
-                if (w <= 0) {
-                    break;
-                }
-                off += (apr_size_t)w;
-            }
-            shutdown(fd, SHUT_WR);
-        }
-        close(fd);
-    }
-    return NULL;
-}
-
-/* Listens on an ephemeral loopback port; srv_run() then serves s->resp in a thread (set the
- * answers in between, they may need the port). Same server as test_graph.c. */
-static void srv_listen(srv_t *s)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    int one = 1;
-
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->lfd >= 0);
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(s->lfd, 8), 0);
-    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sa, &sl), 0);
-    s->port = ntohs(sa.sin_port);
-}
-
-static void srv_run(srv_t *s)
-{
-    assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-}
-
-static void srv_stop(srv_t *s)
-{
-    int i;
-    pthread_join(s->th, NULL);
-    close(s->lfd);
-    for (i = 0; i < s->nreq; i++) {
-        /* keep a pool copy for assertions after stop, free the malloc'd one */
-        char *c = apr_pstrdup(pool, s->req[i]);
-        free(s->req[i]);
-        s->req[i] = c;
-    }
-}
-
-static const char *srv_url(const srv_t *s, const char *path)
-{
-    return apr_psprintf(pool, "http://127.0.0.1:%d%s", s->port, path);
-}
-
-/* "HTTP/1.1 <status>\r\n<headers>Content-Length: n\r\nConnection: close\r\n\r\n<body>" */
-static const char *http_resp(const char *status, const char *headers, const char *body)
-{
-    return apr_psprintf(pool,
-                        "HTTP/1.1 %s\r\n%sContent-Type: application/json\r\nContent-Length: "
-                        "%" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n%s",
-                        status, headers ? headers : "", strlen(body), body);
-}
-
-/* The request line of a captured request. */
-static const char *req_line(const srv_t *s, int i)
-{
-    const char *r = s->req[i];
-    return apr_pstrmemdup(pool, r, strcspn(r, "\r\n"));
-}
-
-static const char *req_body(const srv_t *s, int i)
-{
-    const char *b = strstr(s->req[i], "\r\n\r\n");
-    return b ? b + 4 : "";
-}
-
-static int unused_port(void)
-{
-    srv_t s = {0};
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    s.port = ntohs(sa.sin_port);
-    close(fd); /* bound but never listening: connections are refused */
-    return s.port;
+    test_log_assert_clean(secrets);
 }
 
 /* ---- the calls ------------------------------------------------------------------------------ */
 
 /* fb_graph_base and ig_graph_base on the same server, told apart by a path prefix. */
-static igraph_graph_t *local_graph(const srv_t *s)
+static igraph_graph_t *local_graph(const test_server_t *s)
 {
-    igraph_graph_t *g = apr_pcalloc(pool, sizeof(*g));
-    g->fb_graph_base = srv_url(s, "/fb/");
-    g->ig_graph_base = srv_url(s, "/ig");
+    igraph_graph_t *g = apr_pcalloc(test_pool, sizeof(*g));
+    g->fb_graph_base = test_server_url(s, "/fb/");
+    g->ig_graph_base = test_server_url(s, "/ig");
     g->version = "v26.0";
     g->app_id = "1234567890123456";
     g->app_secret = "fb-app-secret";
@@ -268,25 +55,26 @@ static igraph_graph_t *local_graph(const srv_t *s)
 
 static void test_create_container(void **state)
 {
-    srv_t s = {0};
+    test_server_t s = {0};
     igraph_graph_t *g;
     igraph_gerr_t err;
     apr_table_t *params;
     const char *id, *body;
 
-    srv_listen(&s);
-    s.resp[0] = http_resp("200 OK", NULL, "{\"id\":\"" CONT "\"}");
-    s.resp[1] = http_resp("200 OK", NULL, "{\"id\":17889455560051446}");
-    s.resp[2] = http_resp("200 OK", NULL, "{\"uri\":\"x\"}");
-    s.resp[3] = http_resp("400 Bad Request", NULL,
-                          "{\"error\":{\"message\":\"Only photo or video can be accepted as media "
-                          "type.\",\"type\":\"OAuthException\",\"code\":9004,\"error_subcode\":"
-                          "2207052,\"fbtrace_id\":\"A1\"}}");
+    test_server_listen(&s, test_pool);
+    s.resp[0] = test_http_resp(test_pool, "200 OK", NULL, "{\"id\":\"" CONT "\"}");
+    s.resp[1] = test_http_resp(test_pool, "200 OK", NULL, "{\"id\":17889455560051446}");
+    s.resp[2] = test_http_resp(test_pool, "200 OK", NULL, "{\"uri\":\"x\"}");
+    s.resp[3] =
+        test_http_resp(test_pool, "400 Bad Request", NULL,
+                       "{\"error\":{\"message\":\"Only photo or video can be accepted as media "
+                       "type.\",\"type\":\"OAuthException\",\"code\":9004,\"error_subcode\":"
+                       "2207052,\"fbtrace_id\":\"A1\"}}");
     s.nresp = 4;
-    srv_run(&s);
+    test_server_run(&s);
     g = local_graph(&s);
 
-    params = apr_table_make(pool, 8);
+    params = apr_table_make(test_pool, 8);
     apr_table_set(params, "media_type", "REELS");
     apr_table_set(params, "video_url", "https://cdn.example.org/v/7.mp4");
     apr_table_set(params, "caption", "Behind the oven #acme");
@@ -294,44 +82,45 @@ static void test_create_container(void **state)
     apr_table_set(params, "cover_url", ""); /* empty values are not sent */
     apr_table_set(params, "collaborators", "[\"friend.shop\"]");
     assert_int_equal(
-        igraph_create_container(g, pool, "facebook", IGU, "EAAJpage", params, &id, &err),
+        igraph_create_container(g, test_pool, "facebook", IGU, "EAAJpage", params, &id, &err),
         APR_SUCCESS);
     assert_string_equal(id, CONT);
     assert_int_equal(err.cls, IGRAPH_ERR_NONE);
 
     /* Instagram Login: graph.instagram.com, no proof; a numeric id is accepted */
-    params = apr_table_make(pool, 2);
+    params = apr_table_make(test_pool, 2);
     apr_table_set(params, "image_url", "https://cdn.example.org/p/42.jpg");
     assert_int_equal(
-        igraph_create_container(g, pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
+        igraph_create_container(g, test_pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
         APR_SUCCESS);
     assert_string_equal(id, "17889455560051446");
 
     /* a 200 without an id */
     assert_int_equal(
-        igraph_create_container(g, pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
+        igraph_create_container(g, test_pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     assert_null(id);
 
     assert_int_equal(
-        igraph_create_container(g, pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
+        igraph_create_container(g, test_pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_MEDIA);
     assert_int_equal(err.code, 9004);
     assert_int_equal(err.subcode, 2207052);
-    srv_stop(&s);
+    test_server_stop(&s);
 
-    assert_string_equal(req_line(&s, 0), "POST /fb/v26.0/" IGU "/media HTTP/1.1");
-    body = req_body(&s, 0);
+    assert_string_equal(test_req_line(&s, 0), "POST /fb/v26.0/" IGU "/media HTTP/1.1");
+    body = test_req_body(&s, 0);
     assert_string_equal(body, "media_type=REELS&video_url=https%3A%2F%2Fcdn.example.org%2Fv%2F7.mp4"
                               "&caption=Behind%20the%20oven%20%23acme&share_to_feed=true"
                               "&collaborators=%5B%22friend.shop%22%5D"
                               "&appsecret_proof=" PROOF_PAGE);
     assert_non_null(strstr(s.req[0], "\r\nAuthorization: Bearer EAAJpage\r\n"));
     assert_non_null(strstr(s.req[0], "\r\nContent-Type: application/x-www-form-urlencoded\r\n"));
-    assert_string_equal(req_line(&s, 1), "POST /ig/v26.0/" IGU "/media HTTP/1.1");
-    assert_string_equal(req_body(&s, 1), "image_url=https%3A%2F%2Fcdn.example.org%2Fp%2F42.jpg");
+    assert_string_equal(test_req_line(&s, 1), "POST /ig/v26.0/" IGU "/media HTTP/1.1");
+    assert_string_equal(test_req_body(&s, 1),
+                        "image_url=https%3A%2F%2Fcdn.example.org%2Fp%2F42.jpg");
     assert_null(strstr(s.req[1], "appsecret_proof"));
     assert_non_null(strstr(s.req[1], "\r\nAuthorization: Bearer IGAAtoken\r\n"));
     assert_logs_clean();
@@ -339,123 +128,127 @@ static void test_create_container(void **state)
 
 static void test_container_status(void **state)
 {
-    srv_t s = {0};
+    test_server_t s = {0};
     igraph_graph_t *g;
     igraph_gerr_t err;
     const char *code, *text;
 
-    srv_listen(&s);
-    s.resp[0] = http_resp("200 OK", NULL,
-                          "{\"status_code\": \"IN_PROGRESS\", \"status\": \"In Progress: Media is "
-                          "still being processed.\", \"id\": \"" CONT "\"}");
-    s.resp[1] = http_resp("200 OK", NULL,
-                          "{\"status_code\": \"ERROR\", \"status\": \"Error: Media upload has "
-                          "failed with error code 2207026\", \"id\": \"" CONT "\"}");
-    s.resp[2] = http_resp("200 OK", NULL, "{\"status_code\":\"FINISHED\",\"id\":\"" CONT "\"}");
-    s.resp[3] = http_resp("200 OK", NULL, "{\"id\":\"" CONT "\"}");
-    s.resp[4] = http_resp("400 Bad Request", NULL,
-                          "{\"error\":{\"message\":\"Error validating access token\","
-                          "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463}}");
+    test_server_listen(&s, test_pool);
+    s.resp[0] =
+        test_http_resp(test_pool, "200 OK", NULL,
+                       "{\"status_code\": \"IN_PROGRESS\", \"status\": \"In Progress: Media is "
+                       "still being processed.\", \"id\": \"" CONT "\"}");
+    s.resp[1] = test_http_resp(test_pool, "200 OK", NULL,
+                               "{\"status_code\": \"ERROR\", \"status\": \"Error: Media upload has "
+                               "failed with error code 2207026\", \"id\": \"" CONT "\"}");
+    s.resp[2] = test_http_resp(test_pool, "200 OK", NULL,
+                               "{\"status_code\":\"FINISHED\",\"id\":\"" CONT "\"}");
+    s.resp[3] = test_http_resp(test_pool, "200 OK", NULL, "{\"id\":\"" CONT "\"}");
+    s.resp[4] = test_http_resp(test_pool, "400 Bad Request", NULL,
+                               "{\"error\":{\"message\":\"Error validating access token\","
+                               "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463}}");
     s.nresp = 5;
-    srv_run(&s);
+    test_server_run(&s);
     g = local_graph(&s);
 
     assert_int_equal(
-        igraph_container_status(g, pool, "facebook", CONT, "EAAJpage", &code, &text, &err),
+        igraph_container_status(g, test_pool, "facebook", CONT, "EAAJpage", &code, &text, &err),
         APR_SUCCESS);
     assert_string_equal(code, "IN_PROGRESS");
     assert_string_equal(text, "In Progress: Media is still being processed.");
 
     assert_int_equal(
-        igraph_container_status(g, pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
+        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
         APR_SUCCESS);
     assert_string_equal(code, "ERROR");
     assert_int_equal(igraph_status_error_subcode(text), 2207026);
 
     assert_int_equal(
-        igraph_container_status(g, pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
+        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
         APR_SUCCESS);
     assert_string_equal(code, "FINISHED");
     assert_null(text);
 
     assert_int_equal(
-        igraph_container_status(g, pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
+        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     assert_string_equal(err.message, "unexpected response: missing status_code");
     assert_null(code);
 
     assert_int_equal(
-        igraph_container_status(g, pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
+        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_REAUTH);
-    srv_stop(&s);
+    test_server_stop(&s);
 
-    assert_string_equal(req_line(&s, 0), "GET /fb/v26.0/" CONT "?fields=status_code%2Cstatus"
-                                         "&appsecret_proof=" PROOF_PAGE " HTTP/1.1");
+    assert_string_equal(test_req_line(&s, 0), "GET /fb/v26.0/" CONT "?fields=status_code%2Cstatus"
+                                              "&appsecret_proof=" PROOF_PAGE " HTTP/1.1");
     assert_non_null(strstr(s.req[0], "\r\nAuthorization: Bearer EAAJpage\r\n"));
-    assert_string_equal(req_line(&s, 1),
+    assert_string_equal(test_req_line(&s, 1),
                         "GET /ig/v26.0/" CONT "?fields=status_code%2Cstatus HTTP/1.1");
     assert_logs_clean();
 }
 
 static void test_media_publish(void **state)
 {
-    srv_t s = {0};
+    test_server_t s = {0};
     igraph_graph_t *g;
     igraph_gerr_t err;
     const char *media;
 
-    srv_listen(&s);
-    s.resp[0] = http_resp("200 OK", NULL, "{\"id\": \"17918920912340654\"}");
-    s.resp[1] = http_resp("400 Bad Request", NULL,
-                          "{\"error\":{\"message\":\"The media is not ready for publishing, please "
-                          "wait for a moment\",\"type\":\"OAuthException\",\"code\":9007,"
-                          "\"error_subcode\":2207027,\"is_transient\":false}}");
-    s.resp[2] = http_resp("400 Bad Request", NULL,
-                          "{\"error\":{\"message\":\"Application request limit reached\","
-                          "\"code\":9,\"error_subcode\":2207042}}");
+    test_server_listen(&s, test_pool);
+    s.resp[0] = test_http_resp(test_pool, "200 OK", NULL, "{\"id\": \"17918920912340654\"}");
+    s.resp[1] =
+        test_http_resp(test_pool, "400 Bad Request", NULL,
+                       "{\"error\":{\"message\":\"The media is not ready for publishing, please "
+                       "wait for a moment\",\"type\":\"OAuthException\",\"code\":9007,"
+                       "\"error_subcode\":2207027,\"is_transient\":false}}");
+    s.resp[2] = test_http_resp(test_pool, "400 Bad Request", NULL,
+                               "{\"error\":{\"message\":\"Application request limit reached\","
+                               "\"code\":9,\"error_subcode\":2207042}}");
     s.resp[3] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    s.resp[4] = http_resp("200 OK", NULL, "{\"success\":true}");
+    s.resp[4] = test_http_resp(test_pool, "200 OK", NULL, "{\"success\":true}");
     s.nresp = 5;
-    srv_run(&s);
+    test_server_run(&s);
     g = local_graph(&s);
 
-    assert_int_equal(igraph_media_publish(g, pool, "facebook", IGU, "EAAJpage", CONT, &media, &err),
-                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_media_publish(g, test_pool, "facebook", IGU, "EAAJpage", CONT, &media, &err),
+        APR_SUCCESS);
     assert_string_equal(media, "17918920912340654");
     assert_int_equal(
-        igraph_media_publish(g, pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
+        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_NOT_READY);
     assert_null(media);
     assert_int_equal(
-        igraph_media_publish(g, pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
+        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_QUOTA);
     assert_int_equal(
-        igraph_media_publish(g, pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
+        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     assert_int_equal(err.http_status, 503);
     /* a 2xx without a media id is not a success the caller could trust */
     assert_int_equal(
-        igraph_media_publish(g, pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
+        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
-    srv_stop(&s);
+    test_server_stop(&s);
 
-    assert_string_equal(req_line(&s, 0), "POST /fb/v26.0/" IGU "/media_publish HTTP/1.1");
-    assert_string_equal(req_body(&s, 0), "creation_id=" CONT "&appsecret_proof=" PROOF_PAGE);
-    assert_string_equal(req_line(&s, 1), "POST /ig/v26.0/" IGU "/media_publish HTTP/1.1");
-    assert_string_equal(req_body(&s, 1), "creation_id=" CONT);
+    assert_string_equal(test_req_line(&s, 0), "POST /fb/v26.0/" IGU "/media_publish HTTP/1.1");
+    assert_string_equal(test_req_body(&s, 0), "creation_id=" CONT "&appsecret_proof=" PROOF_PAGE);
+    assert_string_equal(test_req_line(&s, 1), "POST /ig/v26.0/" IGU "/media_publish HTTP/1.1");
+    assert_string_equal(test_req_body(&s, 1), "creation_id=" CONT);
     assert_logs_clean();
 
     /* no HTTP answer at all */
-    g->ig_graph_base = apr_psprintf(pool, "http://127.0.0.1:%d", unused_port());
+    g->ig_graph_base = apr_psprintf(test_pool, "http://127.0.0.1:%d", test_unused_port());
     assert_int_equal(
-        igraph_media_publish(g, pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
+        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
         APR_ECONNREFUSED);
     assert_int_equal(err.cls, IGRAPH_ERR_TRANSPORT);
     assert_int_equal(err.http_status, 0);
@@ -463,39 +256,40 @@ static void test_media_publish(void **state)
 
 static void test_media_read(void **state)
 {
-    srv_t s = {0};
+    test_server_t s = {0};
     igraph_graph_t *g;
     igraph_gerr_t err;
     const char *link, *type;
 
-    srv_listen(&s);
-    s.resp[0] = http_resp("200 OK", NULL,
-                          "{\"id\": \"17918920912340654\", \"permalink\": "
-                          "\"https://www.instagram.com/reel/DAbCdEfGhIj/\", \"shortcode\": "
-                          "\"DAbCdEfGhIj\", \"timestamp\": \"2026-11-02T17:05:11+0000\", "
-                          "\"media_type\": \"VIDEO\", \"media_product_type\": \"REELS\"}");
-    s.resp[1] = http_resp("200 OK", NULL,
-                          "{\"id\":\"17918920912340655\",\"permalink\":\"javascript:alert(1)\"}");
+    test_server_listen(&s, test_pool);
+    s.resp[0] = test_http_resp(test_pool, "200 OK", NULL,
+                               "{\"id\": \"17918920912340654\", \"permalink\": "
+                               "\"https://www.instagram.com/reel/DAbCdEfGhIj/\", \"shortcode\": "
+                               "\"DAbCdEfGhIj\", \"timestamp\": \"2026-11-02T17:05:11+0000\", "
+                               "\"media_type\": \"VIDEO\", \"media_product_type\": \"REELS\"}");
+    s.resp[1] =
+        test_http_resp(test_pool, "200 OK", NULL,
+                       "{\"id\":\"17918920912340655\",\"permalink\":\"javascript:alert(1)\"}");
     s.nresp = 2;
-    srv_run(&s);
+    test_server_run(&s);
     g = local_graph(&s);
 
-    assert_int_equal(igraph_media_read(g, pool, "instagram", "17918920912340654", "IGAAtoken",
+    assert_int_equal(igraph_media_read(g, test_pool, "instagram", "17918920912340654", "IGAAtoken",
                                        &link, &type, &err),
                      APR_SUCCESS);
     assert_string_equal(link, "https://www.instagram.com/reel/DAbCdEfGhIj/");
     assert_string_equal(type, "REELS");
-    assert_int_equal(
-        igraph_media_read(g, pool, "facebook", "17918920912340655", "EAAJpage", &link, &type, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_media_read(g, test_pool, "facebook", "17918920912340655", "EAAJpage",
+                                       &link, &type, &err),
+                     APR_SUCCESS);
     assert_null(link); /* only http(s) links are kept */
     assert_null(type);
-    srv_stop(&s);
+    test_server_stop(&s);
 
-    assert_string_equal(req_line(&s, 0),
+    assert_string_equal(test_req_line(&s, 0),
                         "GET /ig/v26.0/17918920912340654?fields=id%2Cpermalink%2Cshortcode%2C"
                         "timestamp%2Cmedia_type%2Cmedia_product_type HTTP/1.1");
-    assert_string_equal(req_line(&s, 1),
+    assert_string_equal(test_req_line(&s, 1),
                         "GET /fb/v26.0/17918920912340655?fields=id%2Cpermalink%2Cshortcode%2C"
                         "timestamp%2Cmedia_type%2Cmedia_product_type&appsecret_proof=" PROOF_PAGE
                         " HTTP/1.1");
@@ -504,48 +298,49 @@ static void test_media_read(void **state)
 
 static void test_publishing_limit(void **state)
 {
-    srv_t s = {0};
+    test_server_t s = {0};
     igraph_graph_t *g;
     igraph_gerr_t err;
     apr_int64_t usage, total;
 
-    srv_listen(&s);
-    s.resp[0] = http_resp("200 OK", NULL,
-                          "{\"data\": [{\"quota_usage\": 2, \"config\": {\"quota_total\": 100, "
-                          "\"quota_duration\": 86400}}]}");
-    s.resp[1] = http_resp("200 OK", NULL, "{\"data\":[{\"quota_usage\":\"7\"}]}");
-    s.resp[2] = http_resp("200 OK", NULL, "{\"data\":[]}");
-    s.resp[3] = http_resp("200 OK", NULL, "{\"quota_usage\":1}");
+    test_server_listen(&s, test_pool);
+    s.resp[0] =
+        test_http_resp(test_pool, "200 OK", NULL,
+                       "{\"data\": [{\"quota_usage\": 2, \"config\": {\"quota_total\": 100, "
+                       "\"quota_duration\": 86400}}]}");
+    s.resp[1] = test_http_resp(test_pool, "200 OK", NULL, "{\"data\":[{\"quota_usage\":\"7\"}]}");
+    s.resp[2] = test_http_resp(test_pool, "200 OK", NULL, "{\"data\":[]}");
+    s.resp[3] = test_http_resp(test_pool, "200 OK", NULL, "{\"quota_usage\":1}");
     s.nresp = 4;
-    srv_run(&s);
+    test_server_run(&s);
     g = local_graph(&s);
 
     assert_int_equal(
-        igraph_publishing_limit(g, pool, "facebook", IGU, "EAAJpage", &usage, &total, &err),
+        igraph_publishing_limit(g, test_pool, "facebook", IGU, "EAAJpage", &usage, &total, &err),
         APR_SUCCESS);
     assert_int_equal(usage, 2);
     assert_int_equal(total, 100);
     assert_int_equal(
-        igraph_publishing_limit(g, pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
+        igraph_publishing_limit(g, test_pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
         APR_SUCCESS);
     assert_int_equal(usage, 7);
     assert_int_equal(total, 0); /* absent: the caller assumes IGRAPH_QUOTA_DEFAULT */
     assert_int_equal(
-        igraph_publishing_limit(g, pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
+        igraph_publishing_limit(g, test_pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
         APR_SUCCESS);
     assert_int_equal(usage, 0);
     assert_int_equal(total, 0);
     assert_int_equal(
-        igraph_publishing_limit(g, pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
+        igraph_publishing_limit(g, test_pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
         APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
-    srv_stop(&s);
+    test_server_stop(&s);
 
-    assert_string_equal(req_line(&s, 0),
+    assert_string_equal(test_req_line(&s, 0),
                         "GET /fb/v26.0/" IGU "/content_publishing_limit?fields=quota_usage%2Cconfig"
                         "&appsecret_proof=" PROOF_PAGE " HTTP/1.1");
-    assert_string_equal(req_line(&s, 1), "GET /ig/v26.0/" IGU "/content_publishing_limit"
-                                         "?fields=quota_usage%2Cconfig HTTP/1.1");
+    assert_string_equal(test_req_line(&s, 1), "GET /ig/v26.0/" IGU "/content_publishing_limit"
+                                              "?fields=quota_usage%2Cconfig HTTP/1.1");
     assert_int_equal(IGRAPH_QUOTA_DEFAULT, 50);
     assert_logs_clean();
 }
@@ -555,34 +350,35 @@ static void test_publish_bad_args(void **state)
 {
     igraph_graph_t g = {0};
     igraph_gerr_t err;
-    apr_table_t *params = apr_table_make(pool, 1);
+    apr_table_t *params = apr_table_make(test_pool, 1);
     const char *id, *code, *text, *link, *type;
     apr_int64_t usage, total;
 
     g.fb_graph_base = "http://127.0.0.1:1";
     g.ig_graph_base = "http://127.0.0.1:1";
     g.version = "v26.0";
-    assert_int_equal(igraph_create_container(&g, pool, "twitter", IGU, "t", params, &id, &err),
+    assert_int_equal(igraph_create_container(&g, test_pool, "twitter", IGU, "t", params, &id, &err),
                      APR_EINVAL);
     assert_int_equal(err.cls, IGRAPH_ERR_INVALID);
-    assert_int_equal(igraph_create_container(&g, pool, NULL, IGU, "t", params, &id, &err),
+    assert_int_equal(igraph_create_container(&g, test_pool, NULL, IGU, "t", params, &id, &err),
                      APR_EINVAL);
     assert_int_equal(
-        igraph_create_container(&g, pool, "instagram", "../me", "t", params, &id, &err),
+        igraph_create_container(&g, test_pool, "instagram", "../me", "t", params, &id, &err),
         APR_EINVAL);
-    assert_int_equal(igraph_create_container(&g, pool, "instagram", IGU, "", params, &id, &err),
-                     APR_EINVAL);
     assert_int_equal(
-        igraph_container_status(&g, pool, "instagram", "1?x=1", "t", &code, &text, &err),
+        igraph_create_container(&g, test_pool, "instagram", IGU, "", params, &id, &err),
         APR_EINVAL);
-    assert_int_equal(igraph_media_publish(&g, pool, "instagram", IGU, "t", "", &id, &err),
+    assert_int_equal(
+        igraph_container_status(&g, test_pool, "instagram", "1?x=1", "t", &code, &text, &err),
+        APR_EINVAL);
+    assert_int_equal(igraph_media_publish(&g, test_pool, "instagram", IGU, "t", "", &id, &err),
                      APR_EINVAL);
-    assert_int_equal(igraph_media_publish(&g, pool, "instagram", "abc", "t", CONT, &id, &err),
+    assert_int_equal(igraph_media_publish(&g, test_pool, "instagram", "abc", "t", CONT, &id, &err),
                      APR_EINVAL);
-    assert_int_equal(igraph_media_read(&g, pool, "instagram", NULL, "t", &link, &type, &err),
+    assert_int_equal(igraph_media_read(&g, test_pool, "instagram", NULL, "t", &link, &type, &err),
                      APR_EINVAL);
     assert_int_equal(
-        igraph_publishing_limit(&g, pool, "instagram", "1/2", "t", &usage, &total, &err),
+        igraph_publishing_limit(&g, test_pool, "instagram", "1/2", "t", &usage, &total, &err),
         APR_EINVAL);
     assert_int_equal(err.cls, IGRAPH_ERR_INVALID);
 }
@@ -613,19 +409,20 @@ static void test_status_error_subcode(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_container, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_container_status, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_media_publish, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_media_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_publishing_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_publish_bad_args, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_error_subcode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_container, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_container_status, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_media_publish, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_media_read, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_publishing_limit, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_publish_bad_args, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_status_error_subcode, test_pool_setup,
+                                        test_pool_teardown),
     };
     int rc;
 
     apr_initialize();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_TRACE1);
+    test_log_capture(IGRAPH_LOG_TRACE1, NULL);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
     apr_terminate();

@@ -9,14 +9,9 @@
 
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <apr_dbd.h>
@@ -31,151 +26,23 @@
 #include "igraph_refresh.h"
 #include "igraph_store.h"
 #include "igraph_util.h"
+#include "support.h"
 
 #define DAY 86400
 
-static apr_pool_t *g_pool;
-static const apr_dbd_driver_t *g_driver;
-
-static const igraph_key_t g_key = {{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-                                    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-                                    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}};
 static const igraph_key_t g_other_key = {{0xff}};
 
 /* ---- log capture: errors counted, nothing secret may ever reach the log ------------------- */
 
-static char logbuf[65536];
-static apr_size_t loglen;
-static int g_errors;
-
-static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
-{
-    apr_size_t n = strlen(msg);
-
-    if (level <= IGRAPH_LOG_ERR) {
-        g_errors++;
-    }
-    if (loglen + n + 2 < sizeof(logbuf)) {
-        memcpy(logbuf + loglen, msg, n);
-        loglen += n;
-        logbuf[loglen++] = '\n';
-        logbuf[loglen] = '\0';
-    }
-    if (getenv("TEST_REFRESH_VERBOSE")) {
-        fprintf(stderr, "[%d] %s:%d %s\n", level, file, line, msg);
-    }
-}
-
 static void assert_logs_clean(void)
 {
-    static const char *const secrets[] = {"EAAJ", "IGAA", "fb-app-secret", "ig-app-secret",
-                                          "access_token="};
-    apr_size_t i;
+    static const char *const secrets[] = {"EAAJ",          "IGAA",          "fb-app-secret",
+                                          "ig-app-secret", "access_token=", NULL};
 
-    for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-        if (strstr(logbuf, secrets[i])) {
-            fail_msg("log contains \"%s\":\n%s", secrets[i], logbuf);
-        }
-    }
+    test_log_assert_clean(secrets);
 }
 
-/* ---- fixture: a fresh SQLite file ---------------------------------------------------------- */
-
-typedef struct {
-    apr_pool_t *pool;
-    char *dir;
-    char *path;
-    igraph_db_t db;
-} fixture_t;
-
-static void db_open(fixture_t *f, igraph_db_t *db)
-{
-    const char *err = NULL;
-
-    memset(db, 0, sizeof(*db));
-    db->driver = g_driver;
-    db->pool = f->pool;
-    db->prepared = apr_hash_make(f->pool);
-    assert_int_equal(apr_dbd_open_ex(g_driver, f->pool, f->path, &db->handle, &err), APR_SUCCESS);
-}
-
-static void db_close(igraph_db_t *db)
-{
-    if (db->handle) {
-        apr_dbd_close(db->driver, db->handle);
-        db->handle = NULL;
-    }
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    char tmpl[] = "/tmp/test_refresh.XXXXXX";
-
-    if (!f || apr_pool_create(&f->pool, g_pool) != APR_SUCCESS || !mkdtemp(tmpl)) {
-        return -1;
-    }
-    f->dir = apr_pstrdup(f->pool, tmpl);
-    f->path = apr_pstrcat(f->pool, f->dir, "/igraph.db", NULL);
-    db_open(f, &f->db);
-    g_errors = 0;
-    loglen = 0;
-    logbuf[0] = '\0';
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    size_t i;
-
-    db_close(&f->db);
-    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        unlink(apr_pstrcat(f->pool, f->path, suffix[i], NULL));
-    }
-    rmdir(f->dir);
-    apr_pool_destroy(f->pool);
-    free(f);
-    return 0;
-}
-
-/* First column of the first row, or NULL (also for SQL NULL). */
-static const char *raw_value(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *out = NULL;
-    char *s;
-    int rows = 0;
-
-    assert_int_equal(apr_dbd_select(db->driver, p, db->handle, &res, sql, 0), 0);
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        if (!rows++ && apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &s) == 0) {
-            out = apr_pstrdup(p, s);
-        }
-    }
-    return out;
-}
-
-static long raw_count(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    const char *v = raw_value(db, p, sql);
-
-    assert_non_null(v);
-    return atol(v);
-}
-
-static void raw_exec(igraph_db_t *db, const char *sql)
-{
-    int nrows = 0;
-
-    if (apr_dbd_query(db->driver, db->handle, &nrows, sql) != 0) {
-        fail_msg("raw_exec failed: %s", sql);
-    }
-}
+typedef test_fixture_t fixture_t;
 
 static igraph_account_t *make_ig(apr_pool_t *p, const char *owner, const char *ig_user_id,
                                  apr_int64_t issued, apr_int64_t expires)
@@ -222,7 +89,7 @@ static igraph_account_t *stored(fixture_t *f, apr_int64_t id)
 
 static const char *tok_of(fixture_t *f, const igraph_account_t *a, igraph_token_kind_e kind)
 {
-    return igraph_store_account_token(f->pool, &g_key, a, kind);
+    return igraph_store_account_token(f->pool, &test_key, a, kind);
 }
 
 /* ---- pure rules ---------------------------------------------------------------------------- */
@@ -351,20 +218,7 @@ static void test_is_fatal(void **state)
 
 /* Schema version 1 exactly as released (igraph_store.c at 77c2dd1), with data in it. */
 static const char *const v1_fixture[] = {
-    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-    "CREATE TABLE accounts (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-    "platform TEXT NOT NULL DEFAULT 'meta_ig', login TEXT NOT NULL, ig_user_id TEXT NOT NULL, "
-    "owner TEXT NOT NULL, username TEXT, name TEXT, picture_url TEXT, page_id TEXT, "
-    "page_name TEXT, app_user_id TEXT, access_token_enc TEXT, user_token_enc TEXT, "
-    "token_expires_at BIGINT NOT NULL DEFAULT 0, token_issued_at BIGINT NOT NULL DEFAULT 0, "
-    "scopes TEXT, status TEXT NOT NULL DEFAULT 'active', last_error TEXT, "
-    "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
-    "UNIQUE (owner, platform, ig_user_id))",
-    "CREATE INDEX accounts_app_user_id ON accounts (app_user_id)",
-    "CREATE TABLE oauth_states (state_hash TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-    "login TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
-    "CREATE TABLE oauth_pending (id TEXT PRIMARY KEY, owner TEXT NOT NULL, kind TEXT NOT NULL, "
-    "payload_enc TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+    TEST_SCHEMA_V1_DDL,
     "INSERT INTO schema_migrations (version, applied_at) VALUES (1, 1700000000)",
     "INSERT INTO oauth_states VALUES ('h1', 'alice', 'facebook', 1700000000, 4000000000)",
     NULL,
@@ -379,24 +233,24 @@ static void test_migrate_v1(void **state)
     int i;
 
     for (i = 0; v1_fixture[i]; i++) {
-        raw_exec(&f->db, v1_fixture[i]);
+        test_db_exec(&f->db, v1_fixture[i]);
     }
     /* a v1 row with a token sealed under v1's associated data */
-    enc = igraph_seal_str(f->pool, &g_key, "account:meta_ig:alice:111:access", "IGAAv1token");
+    enc = igraph_seal_str(f->pool, &test_key, "account:meta_ig:alice:111:access", "IGAAv1token");
     assert_non_null(enc);
-    raw_exec(&f->db,
-             apr_psprintf(f->pool,
-                          "INSERT INTO accounts (login, ig_user_id, owner, username, "
-                          "access_token_enc, token_expires_at, token_issued_at, status, "
-                          "last_error, created_at, updated_at) VALUES ('instagram', '111', "
-                          "'alice', 'v1user', '%s', 1900000000, 1700000000, 'needs_reauth', "
-                          "'old error', 1700000000, 1700000001)",
-                          enc));
+    test_db_exec(&f->db,
+                 apr_psprintf(f->pool,
+                              "INSERT INTO accounts (login, ig_user_id, owner, username, "
+                              "access_token_enc, token_expires_at, token_issued_at, status, "
+                              "last_error, created_at, updated_at) VALUES ('instagram', '111', "
+                              "'alice', 'v1user', '%s', 1900000000, 1700000000, 'needs_reauth', "
+                              "'old error', 1700000000, 1700000001)",
+                              enc));
 
     assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
     /* rows preserved, new columns at their defaults */
     assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
@@ -409,14 +263,14 @@ static void test_migrate_v1(void **state)
     assert_int_equal(a->next_refresh_at, 0);
     assert_int_equal(a->refresh_failures, 0);
     assert_string_equal(tok_of(f, a, IGRAPH_TOKEN_ACCESS), "IGAAv1token");
-    assert_null(raw_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT claim_until FROM accounts"), 0);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 1);
-    assert_int_equal(raw_count(&f->db, f->pool,
-                               "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
-                               "AND name = 'accounts_due'"),
+    assert_null(test_db_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT claim_until FROM accounts"), 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 1);
+    assert_int_equal(test_db_count(&f->db, f->pool,
+                                   "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                   "AND name = 'accounts_due'"),
                      1);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 0);
 
     /* the v2 functions work on the migrated row; a second connection does not migrate again */
     assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "w1", 100, 200),
@@ -424,15 +278,15 @@ static void test_migrate_v1(void **state)
     {
         igraph_db_t db2;
 
-        db_open(f, &db2);
+        test_db_open(f, &db2);
         assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
-        assert_int_equal(raw_count(&db2, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
+        assert_int_equal(test_db_count(&db2, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
                          IGRAPH_SCHEMA_VERSION);
         assert_int_equal(igraph_store_account_claim(&db2, f->pool, a->id, "w2", 150, 250),
                          APR_EBUSY);
-        db_close(&db2);
+        test_db_close(&db2);
     }
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_lease(void **state)
@@ -440,7 +294,7 @@ static void test_lease(void **state)
     fixture_t *f = *state;
     igraph_db_t db2;
 
-    db_open(f, &db2);
+    test_db_open(f, &db2);
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1000, 60), APR_SUCCESS);
     assert_int_equal(igraph_store_lease(&db2, f->pool, "refresh", "B", 1010, 60), APR_EBUSY);
     /* other names are independent */
@@ -448,13 +302,14 @@ static void test_lease(void **state)
     /* the holder renews */
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1020, 60), APR_SUCCESS);
     assert_int_equal(
-        raw_count(&f->db, f->pool, "SELECT expires_at FROM leases WHERE name = 'refresh'"), 1080);
+        test_db_count(&f->db, f->pool, "SELECT expires_at FROM leases WHERE name = 'refresh'"),
+        1080);
     assert_int_equal(igraph_store_lease(&db2, f->pool, "refresh", "B", 1080, 60), APR_EBUSY);
     /* expired: taken over */
     assert_int_equal(igraph_store_lease(&db2, f->pool, "refresh", "B", 1081, 60), APR_SUCCESS);
-    assert_string_equal(raw_value(&f->db, f->pool,
-                                  "SELECT holder FROM leases WHERE name = "
-                                  "'refresh'"),
+    assert_string_equal(test_db_value(&f->db, f->pool,
+                                      "SELECT holder FROM leases WHERE name = "
+                                      "'refresh'"),
                         "B");
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1082, 60), APR_EBUSY);
     /* release only by the holder */
@@ -462,11 +317,11 @@ static void test_lease(void **state)
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1083, 60), APR_EBUSY);
     assert_int_equal(igraph_store_lease_release(&db2, f->pool, "refresh", "B"), APR_SUCCESS);
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1084, 60), APR_SUCCESS);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 2);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM leases"), 2);
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", NULL, 1084, 60), APR_EINVAL);
     assert_int_equal(igraph_store_lease(&f->db, f->pool, "refresh", "A", 1084, 0), APR_EINVAL);
-    db_close(&db2);
-    assert_int_equal(g_errors, 0);
+    test_db_close(&db2);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_claim(void **state)
@@ -475,9 +330,9 @@ static void test_claim(void **state)
     igraph_account_t *a = make_ig(f->pool, "alice", "111", 1700000000, 1900000000);
     igraph_db_t db2;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAx", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "IGAAx", NULL),
                      APR_SUCCESS);
-    db_open(f, &db2);
+    test_db_open(f, &db2);
     assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1000, 1100),
                      APR_SUCCESS);
     assert_int_equal(igraph_store_account_claim(&db2, f->pool, a->id, "B", 1050, 1150), APR_EBUSY);
@@ -494,7 +349,7 @@ static void test_claim(void **state)
     assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1163, 1263),
                      APR_EBUSY);
     assert_int_equal(igraph_store_account_unclaim(&db2, f->pool, a->id, "B"), APR_SUCCESS);
-    assert_null(raw_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
+    assert_null(test_db_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
     assert_int_equal(igraph_store_account_claim(&f->db, f->pool, a->id, "A", 1164, 1264),
                      APR_SUCCESS);
     /* missing account */
@@ -502,8 +357,8 @@ static void test_claim(void **state)
                      APR_EBUSY);
     /* a claim does not show up as a change of the account */
     assert_int_equal(stored(f, a->id)->updated_at, a->updated_at);
-    db_close(&db2);
-    assert_int_equal(g_errors, 0);
+    test_db_close(&db2);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_accounts_due(void **state)
@@ -523,7 +378,7 @@ static void test_accounts_due(void **state)
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         assert_int_equal(
-            igraph_store_account_upsert(&f->db, f->pool, &g_key, all[i], "IGAAt", NULL),
+            igraph_store_account_upsert(&f->db, f->pool, &test_key, all[i], "IGAAt", NULL),
             APR_SUCCESS);
     }
     assert_int_equal(
@@ -580,7 +435,7 @@ static void test_accounts_due(void **state)
         assert_int_equal(igraph_store_account_get_any(&f->db, f->pool, a7->id + 99, &none),
                          APR_NOTFOUND);
     }
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_tokens_update(void **state)
@@ -590,7 +445,7 @@ static void test_tokens_update(void **state)
     igraph_account_t *got, upd;
 
     assert_int_equal(
-        igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "EAAJpage1", "EAAJuser1"),
+        igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "EAAJpage1", "EAAJuser1"),
         APR_SUCCESS);
     assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, NULL,
                                                          "server: HTTP 500", 1700000500),
@@ -598,7 +453,7 @@ static void test_tokens_update(void **state)
 
     /* older than what is stored: refused, nothing written */
     upd = *stored(f, a->id);
-    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, &upd, "EAAJold",
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, &upd, "EAAJold",
                                                         "EAAJolduser", 1800000000, 1699999999),
                      APR_EEXIST);
     got = stored(f, a->id);
@@ -612,8 +467,8 @@ static void test_tokens_update(void **state)
     upd.username = "renamed";
     upd.name = NULL;
     upd.picture_url = NULL;
-    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, &upd, "EAAJpage2",
-                                                        NULL, 1800000000, 1700000100),
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, &upd,
+                                                        "EAAJpage2", NULL, 1800000000, 1700000100),
                      APR_SUCCESS);
     got = stored(f, a->id);
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage2");
@@ -628,7 +483,7 @@ static void test_tokens_update(void **state)
     assert_string_equal(got->status, "active");
 
     /* same issue time is not older: accepted (both tokens are current) */
-    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, got, NULL,
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got, NULL,
                                                         "EAAJuser3", 1800000001, 1700000100),
                      APR_SUCCESS);
     got = stored(f, a->id);
@@ -639,24 +494,24 @@ static void test_tokens_update(void **state)
     assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, "needs_reauth",
                                                          "reauth: expired", 0),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, got, "EAAJpage4",
-                                                        NULL, 1800000002, 1700000200),
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
+                                                        "EAAJpage4", NULL, 1800000002, 1700000200),
                      APR_SUCCESS);
     assert_string_equal(stored(f, a->id)->status, "active");
     assert_int_equal(
         igraph_store_account_set_status(&f->db, f->pool, "alice", a->id, "disabled", NULL),
         APR_SUCCESS);
-    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, got, "EAAJpage5",
-                                                        NULL, 1800000003, 1700000300),
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
+                                                        "EAAJpage5", NULL, 1800000003, 1700000300),
                      APR_SUCCESS);
     assert_string_equal(stored(f, a->id)->status, "disabled");
 
     /* gone */
     upd.id = a->id + 99;
-    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &g_key, &upd, "EAAJx",
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, &upd, "EAAJx",
                                                         NULL, 1, 1800000000),
                      APR_NOTFOUND);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_refresh_failed(void **state)
@@ -664,7 +519,7 @@ static void test_refresh_failed(void **state)
     fixture_t *f = *state;
     igraph_account_t *a = make_ig(f->pool, "alice", "111", 1700000000, 1705000000), *got;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAx", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "IGAAx", NULL),
                      APR_SUCCESS);
     assert_int_equal(
         igraph_store_account_refresh_failed(&f->db, f->pool, a->id, NULL, "first", 1700000100),
@@ -689,7 +544,7 @@ static void test_refresh_failed(void **state)
 
     /* a new login resets the counters */
     a = make_ig(f->pool, "alice", "111", 1700001000, 1706000000);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAy", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "IGAAy", NULL),
                      APR_SUCCESS);
     got = stored(f, a->id);
     assert_int_equal(got->refresh_failures, 0);
@@ -698,163 +553,19 @@ static void test_refresh_failed(void **state)
 
     assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id + 5, NULL, "x", 0),
                      APR_NOTFOUND);
-    assert_int_equal(g_errors, 0);
-}
-
-/* ---- a tiny HTTP server in a thread (as in test_graph.c) ---------------------------------- */
-
-#define SRV_MAX 8
-
-typedef struct srv_t {
-    int lfd, port;
-    const char *resp[SRV_MAX]; /* one canned answer per connection, in order */
-    int nresp;
-    char *req[SRV_MAX]; /* what was received (malloc, then pool copies after srv_stop) */
-    int nreq;
-    pthread_t th;
-    apr_pool_t *pool;
-} srv_t;
-
-static char *srv_read_request(int fd)
-{
-    apr_size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    struct pollfd pfd;
-
-    for (;;) {
-        ssize_t n;
-
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 5000) <= 0) {
-            break;
-        }
-        n = recv(fd, buf + len, cap - len - 1, 0);
-        if (n <= 0) {
-            break;
-        }
-        len += (apr_size_t)n;
-        buf[len] = '\0';
-        /* only GETs here: the header block ends the request */
-        if (strstr(buf, "\r\n\r\n") || len + 1 >= cap) {
-            break;
-        }
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
-static void *srv_main(void *baton)
-{
-    srv_t *s = baton;
-    struct pollfd pfd;
-    int i;
-
-    for (i = 0; i < s->nresp; i++) {
-        const char *r = s->resp[i];
-        apr_size_t off = 0, len = strlen(r);
-        int fd;
-
-        pfd.fd = s->lfd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 5000) <= 0) {
-            break;
-        }
-        fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0) {
-            break;
-        }
-        s->req[s->nreq++] = srv_read_request(fd);
-        while (off < len) {
-            ssize_t w = send(fd, r + off, len - off, MSG_NOSIGNAL);
-            if (w <= 0) {
-                break;
-            }
-            off += (apr_size_t)w;
-        }
-        shutdown(fd, SHUT_WR);
-        close(fd);
-    }
-    return NULL;
-}
-
-static void srv_listen(srv_t *s, apr_pool_t *p)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
-    int one = 1;
-
-    memset(s, 0, sizeof(*s));
-    s->pool = p;
-    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->lfd >= 0);
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(s->lfd, 8), 0);
-    assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sa, &sl), 0);
-    s->port = ntohs(sa.sin_port);
-}
-
-static void srv_run(srv_t *s)
-{
-    assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
-}
-
-/* Joins the thread; the captured requests become pool strings. */
-static void srv_stop(srv_t *s)
-{
-    int i;
-
-    pthread_join(s->th, NULL);
-    close(s->lfd);
-    for (i = 0; i < s->nreq; i++) {
-        char *c = apr_pstrdup(s->pool, s->req[i]);
-
-        free(s->req[i]);
-        s->req[i] = c;
-    }
-}
-
-static const char *srv_url(const srv_t *s, const char *path)
-{
-    return apr_psprintf(s->pool, "http://127.0.0.1:%d%s", s->port, path);
-}
-
-static const char *http_resp(apr_pool_t *p, const char *status, const char *headers,
-                             const char *body)
-{
-    return apr_psprintf(p,
-                        "HTTP/1.1 %s\r\n%sContent-Type: application/json\r\nContent-Length: "
-                        "%" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n%s",
-                        status, headers ? headers : "", strlen(body), body);
-}
-
-static const char *req_line(const srv_t *s, int i)
-{
-    const char *r = s->req[i];
-
-    return apr_pstrmemdup(s->pool, r, strcspn(r, "\r\n"));
+    assert_int_equal(test_log_errors, 0);
 }
 
 /* ---- igraph_refresh_account end to end ------------------------------------------------------ */
 
-static igraph_graph_t *local_graph(const srv_t *s, apr_pool_t *p)
+static igraph_graph_t *local_graph(const test_server_t *s, apr_pool_t *p)
 {
-    igraph_graph_t *g = apr_pcalloc(p, sizeof(*g));
-    const char *base = s ? srv_url(s, "") : "http://127.0.0.1:1";
+    igraph_graph_t *g = test_graph_app(p);
+    const char *base = s ? test_server_url(s, "") : "http://127.0.0.1:1";
 
     g->fb_graph_base = base;
     g->ig_api_base = base;
     g->ig_graph_base = base;
-    g->version = "v26.0";
-    g->app_id = "1234567890123456";
-    g->app_secret = "fb-app-secret";
-    g->ig_app_id = "990602627938098";
-    g->ig_app_secret = "ig-app-secret";
-    g->fb_appsecret_proof = 1;
     g->timeout_ms = 5000;
     return g;
 }
@@ -864,7 +575,7 @@ static void ctx_init(igraph_refresh_ctx_t *ctx, fixture_t *f, const igraph_graph
     memset(ctx, 0, sizeof(*ctx));
     ctx->g = g;
     ctx->db = &f->db;
-    ctx->key = &g_key;
+    ctx->key = &test_key;
     ctx->now = igraph_now();
     ctx->window = 30 * DAY;
     ctx->retry_base = 60;
@@ -876,7 +587,7 @@ static igraph_account_t *add_ig(fixture_t *f, apr_int64_t now, const char *token
     igraph_account_t *a =
         make_ig(f->pool, "alice", "17841400000000009", now - 40 * DAY, now + 5 * DAY);
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, token, NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, token, NULL),
                      APR_SUCCESS);
     return stored(f, a->id);
 }
@@ -886,7 +597,7 @@ static igraph_account_t *add_fb(fixture_t *f, apr_int64_t now, apr_int64_t issue
     igraph_account_t *a = make_fb(f->pool, "alice", issued, now + 5 * DAY);
 
     assert_int_equal(
-        igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "EAAJoldpage", "EAAJolduser"),
+        igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "EAAJoldpage", "EAAJolduser"),
         APR_SUCCESS);
     return stored(f, a->id);
 }
@@ -897,14 +608,14 @@ static void test_refresh_ig_success(void **state)
     igraph_refresh_ctx_t ctx;
     igraph_account_t *a, *got;
     const char *detail;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
-    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
-                          "{\"access_token\":\"IGAAnewtoken\",\"token_type\":\"bearer\","
-                          "\"expires_in\":5184000}");
+    test_server_listen(&s, f->pool);
+    s.resp[0] = test_http_resp(f->pool, "200 OK", NULL,
+                               "{\"access_token\":\"IGAAnewtoken\",\"token_type\":\"bearer\","
+                               "\"expires_in\":5184000}");
     s.nresp = 1;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     a = add_ig(f, ctx.now, "IGAAoldtoken");
     /* earlier failures are forgotten on success */
@@ -914,11 +625,12 @@ static void test_refresh_ig_success(void **state)
     a = stored(f, a->id);
 
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESHED);
-    srv_stop(&s);
+    test_server_stop(&s);
     assert_non_null(strstr(detail, "token refreshed"));
     assert_int_equal(s.nreq, 1);
-    assert_string_equal(req_line(&s, 0), "GET /refresh_access_token?grant_type=ig_refresh_token"
-                                         "&access_token=IGAAoldtoken HTTP/1.1");
+    assert_string_equal(test_req_line(&s, 0),
+                        "GET /refresh_access_token?grant_type=ig_refresh_token"
+                        "&access_token=IGAAoldtoken HTTP/1.1");
 
     got = stored(f, a->id);
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAnewtoken");
@@ -930,7 +642,7 @@ static void test_refresh_ig_success(void **state)
     assert_null(got->last_error);
     assert_string_equal(got->status, "active");
     assert_string_equal(got->username, a->username);
-    assert_non_null(strstr(logbuf, "IG0501:"));
+    assert_non_null(strstr(test_log_buf, "IG0501:"));
     assert_logs_clean();
 
     /* now it is young and outside the window: nothing to do, no request */
@@ -938,7 +650,7 @@ static void test_refresh_ig_success(void **state)
     ctx.force = 1;
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_NOT_DUE);
     assert_non_null(strstr(detail, "24 hours"));
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_refresh_ig_no_expires_in(void **state)
@@ -946,16 +658,16 @@ static void test_refresh_ig_no_expires_in(void **state)
     fixture_t *f = *state;
     igraph_refresh_ctx_t ctx;
     igraph_account_t *a;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
-    s.resp[0] = http_resp(f->pool, "200 OK", NULL, "{\"access_token\":\"IGAAnew2\"}");
+    test_server_listen(&s, f->pool);
+    s.resp[0] = test_http_resp(f->pool, "200 OK", NULL, "{\"access_token\":\"IGAAnew2\"}");
     s.nresp = 1;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     a = add_ig(f, ctx.now, "IGAAold2");
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, NULL), IGRAPH_REFRESHED);
-    srv_stop(&s);
+    test_server_stop(&s);
     a = stored(f, a->id);
     assert_int_equal(a->token_expires_at, ctx.now + 60 * DAY);
 }
@@ -967,20 +679,21 @@ static void test_refresh_ig_reauth(void **state)
     igraph_account_t *a, *got;
     apr_array_header_t *due;
     const char *detail;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
-    s.resp[0] = http_resp(f->pool, "400 Bad Request", NULL,
-                          "{\"error\":{\"message\":\"Error validating access token: Session has "
-                          "expired.\",\"type\":\"OAuthException\",\"code\":190,"
-                          "\"error_subcode\":463,\"fbtrace_id\":\"Ab1\"}}");
+    test_server_listen(&s, f->pool);
+    s.resp[0] =
+        test_http_resp(f->pool, "400 Bad Request", NULL,
+                       "{\"error\":{\"message\":\"Error validating access token: Session has "
+                       "expired.\",\"type\":\"OAuthException\",\"code\":190,"
+                       "\"error_subcode\":463,\"fbtrace_id\":\"Ab1\"}}");
     s.nresp = 1;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     a = add_ig(f, ctx.now, "IGAAoldtoken");
 
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_REAUTH);
-    srv_stop(&s);
+    test_server_stop(&s);
     got = stored(f, a->id);
     assert_string_equal(got->status, "needs_reauth");
     assert_non_null(got->last_error);
@@ -996,9 +709,9 @@ static void test_refresh_ig_reauth(void **state)
         igraph_store_accounts_due(&f->db, f->pool, ctx.now + 7 * DAY, ctx.window, 10, &due),
         APR_SUCCESS);
     assert_int_equal(due->nelts, 0);
-    assert_non_null(strstr(logbuf, "IG0502:"));
+    assert_non_null(strstr(test_log_buf, "IG0502:"));
     assert_logs_clean();
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_refresh_ig_server_error(void **state)
@@ -1008,15 +721,15 @@ static void test_refresh_ig_server_error(void **state)
     igraph_account_t *a, *got;
     apr_array_header_t *due;
     const char *detail;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
+    test_server_listen(&s, f->pool);
     s.resp[0] = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\n"
                 "Content-Length: 13\r\nConnection: close\r\n\r\n<h1>oops</h1>";
-    s.resp[1] = http_resp(f->pool, "429 Too Many Requests", "Retry-After: 7200\r\n",
-                          "{\"error\":{\"message\":\"limit\",\"code\":4}}");
+    s.resp[1] = test_http_resp(f->pool, "429 Too Many Requests", "Retry-After: 7200\r\n",
+                               "{\"error\":{\"message\":\"limit\",\"code\":4}}");
     s.nresp = 2;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     a = add_ig(f, ctx.now, "IGAAoldtoken");
 
@@ -1031,7 +744,7 @@ static void test_refresh_ig_server_error(void **state)
     assert_non_null(strstr(got->last_error, "HTTP 500"));
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAoldtoken");
     assert_int_equal(got->token_expires_at, a->token_expires_at);
-    assert_non_null(strstr(logbuf, "IG0504:"));
+    assert_non_null(strstr(test_log_buf, "IG0504:"));
     /* hidden from the due-query until then */
     assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, ctx.now, ctx.window, 10, &due),
                      APR_SUCCESS);
@@ -1043,14 +756,14 @@ static void test_refresh_ig_server_error(void **state)
 
     /* second failure: a rate limit whose Retry-After is longer than the backoff wins */
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_RETRY);
-    srv_stop(&s);
+    test_server_stop(&s);
     got = stored(f, a->id);
     assert_int_equal(got->refresh_failures, 2);
     assert_int_equal(got->next_refresh_at, ctx.now + 7200);
     assert_non_null(strstr(got->last_error, "rate_limit"));
     assert_non_null(strstr(got->last_error, "(code 4/0)"));
     assert_logs_clean();
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_refresh_ig_transport(void **state)
@@ -1059,24 +772,14 @@ static void test_refresh_ig_transport(void **state)
     igraph_refresh_ctx_t ctx;
     igraph_account_t *a, *got;
     const char *detail;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof(sa);
     igraph_graph_t *g;
 
-    /* bound but not listening: connection refused */
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    port = ntohs(sa.sin_port);
+    /* nothing listening: connection refused */
     g = local_graph(NULL, f->pool);
-    g->ig_graph_base = apr_psprintf(f->pool, "http://127.0.0.1:%d", port);
+    g->ig_graph_base = apr_psprintf(f->pool, "http://127.0.0.1:%d", test_unused_port());
     ctx_init(&ctx, f, g);
     a = add_ig(f, ctx.now, "IGAAoldtoken");
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_RETRY);
-    close(fd);
     got = stored(f, a->id);
     assert_non_null(strstr(got->last_error, "transport"));
     assert_null(strstr(got->last_error, "(code"));
@@ -1100,17 +803,18 @@ static void test_refresh_fb_success(void **state)
     igraph_refresh_ctx_t ctx;
     igraph_account_t *a, *got;
     const char *detail;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
-    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
-                          "{\"access_token\":\"EAAJnewuser\",\"token_type\":\"bearer\","
-                          "\"expires_in\":5183944}");
+    test_server_listen(&s, f->pool);
+    s.resp[0] = test_http_resp(f->pool, "200 OK", NULL,
+                               "{\"access_token\":\"EAAJnewuser\",\"token_type\":\"bearer\","
+                               "\"expires_in\":5183944}");
     /* the Page is on the second page of /me/accounts */
-    s.resp[1] = http_resp(
+    s.resp[1] = test_http_resp(
         f->pool, "200 OK", NULL,
-        pages_body(f->pool, srv_url(&s, "/v26.0/10100000000000/accounts?after=c1"), OTHER_PAGE));
-    s.resp[2] = http_resp(
+        pages_body(f->pool, test_server_url(&s, "/v26.0/10100000000000/accounts?after=c1"),
+                   OTHER_PAGE));
+    s.resp[2] = test_http_resp(
         f->pool, "200 OK", NULL,
         pages_body(f->pool, NULL,
                    "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
@@ -1118,21 +822,21 @@ static void test_refresh_fb_success(void **state)
                    "\"instagram_business_account\":{\"id\":\"17841400000000001\","
                    "\"username\":\"acme.bakery.new\"}}"));
     s.nresp = 3;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     a = add_fb(f, ctx.now, ctx.now - 3600); /* young: no 24 h rule on Facebook */
 
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESHED);
-    srv_stop(&s);
+    test_server_stop(&s);
     assert_int_equal(s.nreq, 3);
-    assert_non_null(strstr(req_line(&s, 0), "GET /v26.0/oauth/access_token?grant_type="
-                                            "fb_exchange_token&client_id=1234567890123456"
-                                            "&client_secret=fb-app-secret"
-                                            "&fb_exchange_token=EAAJolduser HTTP/1.1"));
-    assert_non_null(strstr(req_line(&s, 1), "GET /v26.0/me/accounts?fields="));
+    assert_non_null(strstr(test_req_line(&s, 0), "GET /v26.0/oauth/access_token?grant_type="
+                                                 "fb_exchange_token&client_id=1234567890123456"
+                                                 "&client_secret=fb-app-secret"
+                                                 "&fb_exchange_token=EAAJolduser HTTP/1.1"));
+    assert_non_null(strstr(test_req_line(&s, 1), "GET /v26.0/me/accounts?fields="));
     /* the new user token lists the Pages */
     assert_non_null(strstr(s.req[1], "\r\nAuthorization: Bearer EAAJnewuser\r\n"));
-    assert_non_null(strstr(req_line(&s, 2), "GET /v26.0/10100000000000/accounts?after=c1"));
+    assert_non_null(strstr(test_req_line(&s, 2), "GET /v26.0/10100000000000/accounts?after=c1"));
 
     got = stored(f, a->id);
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJnewpage");
@@ -1144,7 +848,7 @@ static void test_refresh_fb_success(void **state)
     assert_string_equal(got->page_name, "Acme Bakery Page");
     assert_string_equal(got->status, "active");
     assert_logs_clean();
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_refresh_fb_page_missing(void **state)
@@ -1153,20 +857,21 @@ static void test_refresh_fb_page_missing(void **state)
     igraph_refresh_ctx_t ctx;
     igraph_account_t *a, *got;
     const char *detail;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
-    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
-                          "{\"access_token\":\"EAAJnewuser\",\"expires_in\":5183944}");
-    s.resp[1] = http_resp(f->pool, "200 OK", NULL, pages_body(f->pool, NULL, OTHER_PAGE));
+    test_server_listen(&s, f->pool);
+    s.resp[0] = test_http_resp(f->pool, "200 OK", NULL,
+                               "{\"access_token\":\"EAAJnewuser\",\"expires_in\":5183944}");
+    s.resp[1] = test_http_resp(f->pool, "200 OK", NULL, pages_body(f->pool, NULL, OTHER_PAGE));
     /* second run: the Page is there but no longer linked to the Instagram account */
     s.resp[2] = s.resp[0];
-    s.resp[3] = http_resp(f->pool, "200 OK", NULL,
-                          pages_body(f->pool, NULL,
-                                     "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
-                                     "\"access_token\":\"EAAJnewpage\",\"tasks\":[\"MANAGE\"]}"));
+    s.resp[3] =
+        test_http_resp(f->pool, "200 OK", NULL,
+                       pages_body(f->pool, NULL,
+                                  "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
+                                  "\"access_token\":\"EAAJnewpage\",\"tasks\":[\"MANAGE\"]}"));
     s.nresp = 4;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     a = add_fb(f, ctx.now, ctx.now - 40 * DAY);
 
@@ -1184,13 +889,13 @@ static void test_refresh_fb_page_missing(void **state)
 
     ctx.force = 1;
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, got, &detail), IGRAPH_REFRESH_REAUTH);
-    srv_stop(&s);
+    test_server_stop(&s);
     got = stored(f, a->id);
     assert_string_equal(got->last_error,
                         "the Page Acme Bakery Page is no longer linked to @acme.bakery");
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJoldpage");
     assert_logs_clean();
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_refresh_fb_stale(void **state)
@@ -1199,31 +904,31 @@ static void test_refresh_fb_stale(void **state)
     igraph_refresh_ctx_t ctx;
     igraph_account_t *a, *got;
     const char *detail;
-    srv_t s;
+    test_server_t s = {0};
 
-    srv_listen(&s, f->pool);
-    s.resp[0] = http_resp(f->pool, "200 OK", NULL,
-                          "{\"access_token\":\"EAAJnewuser\",\"expires_in\":5183944}");
+    test_server_listen(&s, f->pool);
+    s.resp[0] = test_http_resp(f->pool, "200 OK", NULL,
+                               "{\"access_token\":\"EAAJnewuser\",\"expires_in\":5183944}");
     s.resp[1] =
-        http_resp(f->pool, "200 OK", NULL,
-                  pages_body(f->pool, NULL,
-                             "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
-                             "\"access_token\":\"EAAJnewpage\",\"instagram_business_account\":"
-                             "{\"id\":\"17841400000000001\"}}"));
+        test_http_resp(f->pool, "200 OK", NULL,
+                       pages_body(f->pool, NULL,
+                                  "{\"id\":\"108000000000001\",\"name\":\"Acme Bakery Page\","
+                                  "\"access_token\":\"EAAJnewpage\",\"instagram_business_account\":"
+                                  "{\"id\":\"17841400000000001\"}}"));
     s.nresp = 2;
-    srv_run(&s);
+    test_server_run(&s);
     ctx_init(&ctx, f, local_graph(&s, f->pool));
     /* the user reconnected after this tick started: a newer token is stored */
     a = add_fb(f, ctx.now, ctx.now + 30);
 
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_STALE);
-    srv_stop(&s);
+    test_server_stop(&s);
     got = stored(f, a->id);
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJoldpage");
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJolduser");
     assert_int_equal(got->token_issued_at, ctx.now + 30);
     assert_logs_clean();
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 /* Cases decided without any request (the Graph base points at a closed port). */
@@ -1238,7 +943,7 @@ static void test_refresh_offline(void **state)
 
     /* expired: reconnect needed, with the date */
     a = make_ig(f->pool, "alice", "1", ctx.now - 70 * DAY, 1800000000);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAa", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "IGAAa", NULL),
                      APR_SUCCESS);
     ctx.now = 1800000000 + 5;
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
@@ -1252,7 +957,7 @@ static void test_refresh_offline(void **state)
 
     /* too young (Instagram): nothing recorded */
     a = make_ig(f->pool, "alice", "2", ctx.now - 3600, ctx.now + 2 * DAY);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "IGAAb", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "IGAAb", NULL),
                      APR_SUCCESS);
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
                      IGRAPH_REFRESH_NOT_DUE);
@@ -1269,7 +974,7 @@ static void test_refresh_offline(void **state)
 
     /* Facebook without a user token */
     a = make_fb(f->pool, "bob", ctx.now - 40 * DAY, ctx.now + 5 * DAY);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "EAAJp", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "EAAJp", NULL),
                      APR_SUCCESS);
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
                      IGRAPH_REFRESH_REAUTH);
@@ -1289,7 +994,7 @@ static void test_refresh_offline(void **state)
     assert_int_equal(got->next_refresh_at, 0);
 
     assert_logs_clean();
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 int main(void)
@@ -1298,35 +1003,34 @@ int main(void)
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_is_fatal),
-        cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lease, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_claim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_accounts_due, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tokens_update, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_failed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_ig_success, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_ig_no_expires_in, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_ig_reauth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_ig_server_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_ig_transport, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_fb_success, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_fb_page_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_fb_stale, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_offline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_lease, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_claim, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_due, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_update, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_failed, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_success, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_no_expires_in, test_db_setup,
+                                        test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_reauth, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_server_error, test_db_setup,
+                                        test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_ig_transport, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_fb_success, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_fb_page_missing, test_db_setup,
+                                        test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_fb_stale, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_offline, test_db_setup, test_db_teardown),
     };
     int failed;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&g_pool, NULL) != APR_SUCCESS ||
-        apr_dbd_init(g_pool) != APR_SUCCESS ||
-        apr_dbd_get_driver(g_pool, "sqlite3", &g_driver) != APR_SUCCESS) {
-        fprintf(stderr, "cannot load the apr_dbd sqlite3 driver\n");
+    if (test_init() != 0 || test_db_init("test_refresh", NULL) != 0) {
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_DEBUG);
+    test_log_capture(IGRAPH_LOG_DEBUG, "TEST_REFRESH_VERBOSE");
     failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
-    apr_pool_destroy(g_pool);
-    apr_terminate();
+    test_done();
     return failed;
 }

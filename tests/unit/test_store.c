@@ -19,128 +19,9 @@
 #include "igraph_log.h"
 #include "igraph_store.h"
 #include "igraph_util.h"
+#include "support.h"
 
-static apr_pool_t *g_pool;
-static const apr_dbd_driver_t *g_driver;
-
-static const igraph_key_t g_key = {{0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
-                                    0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-                                    0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f}};
-
-/* ---- log capture ------------------------------------------------------------------------ */
-
-static int g_errors;     /* messages at IGRAPH_LOG_ERR or worse */
-static int g_migrations; /* "schema migrated" notices */
-
-static void test_sink(void *baton, int level, const char *file, int line, const char *msg)
-{
-    if (level <= IGRAPH_LOG_ERR) {
-        g_errors++;
-    }
-    if (strstr(msg, "IG0305:")) {
-        g_migrations++;
-    }
-    if (getenv("TEST_STORE_VERBOSE")) {
-        fprintf(stderr, "[%d] %s:%d %s\n", level, file, line, msg);
-    }
-}
-
-/* ---- fixture ---------------------------------------------------------------------------- */
-
-typedef struct {
-    apr_pool_t *pool;
-    char *dir;
-    char *path;
-    igraph_db_t db;
-} fixture_t;
-
-static void db_open(fixture_t *f, igraph_db_t *db)
-{
-    const char *err = NULL;
-
-    memset(db, 0, sizeof(*db));
-    db->driver = g_driver;
-    db->pool = f->pool;
-    db->prepared = apr_hash_make(f->pool);
-    assert_int_equal(apr_dbd_open_ex(g_driver, f->pool, f->path, &db->handle, &err), APR_SUCCESS);
-}
-
-static void db_close(igraph_db_t *db)
-{
-    if (db->handle) {
-        apr_dbd_close(db->driver, db->handle);
-        db->handle = NULL;
-    }
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    char tmpl[] = "/tmp/test_store.XXXXXX";
-
-    if (!f || apr_pool_create(&f->pool, g_pool) != APR_SUCCESS || !mkdtemp(tmpl)) {
-        return -1;
-    }
-    f->dir = apr_pstrdup(f->pool, tmpl);
-    f->path = apr_pstrcat(f->pool, f->dir, "/igraph.db", NULL);
-    db_open(f, &f->db);
-    g_errors = 0;
-    g_migrations = 0;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-    size_t i;
-
-    db_close(&f->db);
-    for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-        unlink(apr_pstrcat(f->pool, f->path, suffix[i], NULL));
-    }
-    rmdir(f->dir);
-    apr_pool_destroy(f->pool);
-    free(f);
-    return 0;
-}
-
-/* ---- raw SQL helpers (test only) -------------------------------------------------------- */
-
-/* First column of the first row, or NULL (also for SQL NULL). */
-static const char *raw_value(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    apr_dbd_results_t *res = NULL;
-    apr_dbd_row_t *row = NULL;
-    const char *out = NULL;
-    char *s;
-    int rows = 0;
-
-    assert_int_equal(apr_dbd_select(db->driver, p, db->handle, &res, sql, 0), 0);
-    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
-        if (!rows++ && apr_dbd_datum_get(db->driver, row, 0, APR_DBD_TYPE_STRING, &s) == 0) {
-            out = apr_pstrdup(p, s);
-        }
-    }
-    return out;
-}
-
-static long raw_count(igraph_db_t *db, apr_pool_t *p, const char *sql)
-{
-    const char *v = raw_value(db, p, sql);
-
-    assert_non_null(v);
-    return atol(v);
-}
-
-static void raw_exec(igraph_db_t *db, const char *sql)
-{
-    int nrows = 0;
-
-    assert_int_equal(apr_dbd_query(db->driver, db->handle, &nrows, sql), 0);
-}
+typedef test_fixture_t fixture_t;
 
 static int igraph_labels(igraph_db_t *db)
 {
@@ -212,15 +93,16 @@ static void test_ready_idempotent(void **state)
     assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
     assert_int_equal(igraph_labels(&f->db), labels);
 
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
     assert_int_equal(
-        raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1"), 1);
-    assert_string_equal(raw_value(&f->db, f->pool, "PRAGMA journal_mode"), "wal");
-    assert_int_equal(g_migrations, 1);
-    assert_int_equal(g_errors, 0);
+        test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations WHERE version = 1"),
+        1);
+    assert_string_equal(test_db_value(&f->db, f->pool, "PRAGMA journal_mode"), "wal");
+    assert_int_equal(test_log_migrations, 1);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_upsert_insert_update(void **state)
@@ -231,7 +113,7 @@ static void test_upsert_insert_update(void **state)
     apr_array_header_t *list;
     apr_int64_t id;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "tokA1", "tokU1"),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "tokA1", "tokU1"),
                      APR_SUCCESS);
     assert_true(a->id > 0);
     assert_true(a->created_at > 0);
@@ -251,7 +133,7 @@ static void test_upsert_insert_update(void **state)
     b->page_name = NULL;
     b->scopes = "instagram_business_basic";
     b->token_expires_at = 1950000000;
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, b, "tokA2", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, b, "tokA2", NULL),
                      APR_SUCCESS);
     assert_int_equal(b->id, id);
     assert_int_equal(b->created_at, a->created_at);
@@ -277,14 +159,14 @@ static void test_upsert_insert_update(void **state)
     assert_true(got->updated_at >= got->created_at);
     assert_non_null(got->access_token_enc);
     assert_null(got->user_token_enc);
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS),
                         "tokA2");
-    assert_null(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_USER));
+    assert_null(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_USER));
 
     assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM accounts"), 1);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM accounts"), 1);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_owner_isolation(void **state)
@@ -297,13 +179,13 @@ static void test_owner_isolation(void **state)
     igraph_account_t *got;
     apr_array_header_t *list;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a1, "t1", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a1, "t1", NULL),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a2, "t2", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a2, "t2", NULL),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, b1, "t3", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, b1, "t3", NULL),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, anon, "t4", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, anon, "t4", NULL),
                      APR_SUCCESS);
     assert_true(b1->id != a1->id);
     assert_true(a2->id != a1->id);
@@ -334,7 +216,7 @@ static void test_owner_isolation(void **state)
     assert_int_equal(igraph_store_account_delete(&f->db, f->pool, "alice", b1->id), APR_NOTFOUND);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "bob", b1->id, &got), APR_SUCCESS);
     assert_string_equal(got->status, "active");
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_set_status_delete(void **state)
@@ -343,7 +225,7 @@ static void test_set_status_delete(void **state)
     igraph_account_t *a = make_account(f->pool, "alice", "555", "u");
     igraph_account_t *got;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "t", "u"),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", "u"),
                      APR_SUCCESS);
     assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
                                                      "needs_reauth", "Error validating token"),
@@ -365,7 +247,7 @@ static void test_set_status_delete(void **state)
     assert_int_equal(
         igraph_store_account_set_status(&f->db, f->pool, "alice", a->id, "active", NULL),
         APR_NOTFOUND);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_tokens_at_rest(void **state)
@@ -377,21 +259,22 @@ static void test_tokens_at_rest(void **state)
     igraph_account_t *got;
     const char *wal;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, access, user),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, access, user),
                      APR_SUCCESS);
     /* usable straight from the upserted struct and from a fresh read */
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, a, IGRAPH_TOKEN_ACCESS),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS),
                         access);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS),
                         access);
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_USER), user);
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_USER),
+                        user);
     assert_null(strstr(got->access_token_enc, access));
     assert_string_not_equal(got->access_token_enc, got->user_token_enc);
 
     /* another key cannot open it */
     {
-        igraph_key_t other = g_key;
+        igraph_key_t other = test_key;
 
         other.k[0] ^= 1;
         assert_null(igraph_store_account_token(f->pool, &other, got, IGRAPH_TOKEN_ACCESS));
@@ -401,7 +284,7 @@ static void test_tokens_at_rest(void **state)
     wal = apr_pstrcat(f->pool, f->path, "-wal", NULL);
     assert_false(file_contains(wal, access));
     assert_false(file_contains(wal, user));
-    db_close(&f->db);
+    test_db_close(&f->db);
     assert_false(file_contains(f->path, access));
     assert_false(file_contains(f->path, user));
     assert_false(file_contains(wal, access));
@@ -409,7 +292,7 @@ static void test_tokens_at_rest(void **state)
     /* the search itself works: non-secret fields are in the file */
     assert_true(file_contains(f->path, "visible_username") ||
                 file_contains(wal, "visible_username"));
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_token_tamper(void **state)
@@ -421,38 +304,38 @@ static void test_token_tamper(void **state)
     char *enc;
     size_t mid;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "secretA", "userA"),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "secretA", "userA"),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, b, "secretB", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, b, "secretB", NULL),
                      APR_SUCCESS);
 
     /* flip one character of the ciphertext */
     enc = apr_pstrdup(f->pool, a->access_token_enc);
     mid = strlen(enc) / 2;
     enc[mid] = enc[mid] == 'A' ? 'B' : 'A';
-    raw_exec(&f->db,
-             apr_psprintf(f->pool, "UPDATE accounts SET access_token_enc = '%s' WHERE id = %ld",
-                          enc, (long)a->id));
+    test_db_exec(&f->db,
+                 apr_psprintf(f->pool, "UPDATE accounts SET access_token_enc = '%s' WHERE id = %ld",
+                              enc, (long)a->id));
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
-    assert_null(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS));
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_USER),
+    assert_null(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS));
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_USER),
                         "userA");
 
     /* a sealed value moved to another row or field does not open there */
-    raw_exec(&f->db, apr_psprintf(f->pool,
-                                  "UPDATE accounts SET access_token_enc = "
-                                  "(SELECT access_token_enc FROM accounts WHERE id = %ld) "
-                                  "WHERE id = %ld",
-                                  (long)b->id, (long)a->id));
+    test_db_exec(&f->db, apr_psprintf(f->pool,
+                                      "UPDATE accounts SET access_token_enc = "
+                                      "(SELECT access_token_enc FROM accounts WHERE id = %ld) "
+                                      "WHERE id = %ld",
+                                      (long)b->id, (long)a->id));
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
-    assert_null(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS));
-    raw_exec(&f->db, apr_psprintf(f->pool,
-                                  "UPDATE accounts SET access_token_enc = user_token_enc "
-                                  "WHERE id = %ld",
-                                  (long)a->id));
+    assert_null(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS));
+    test_db_exec(&f->db, apr_psprintf(f->pool,
+                                      "UPDATE accounts SET access_token_enc = user_token_enc "
+                                      "WHERE id = %ld",
+                                      (long)a->id));
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
-    assert_null(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS));
-    assert_int_equal(g_errors, 0);
+    assert_null(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS));
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_state_single_use(void **state)
@@ -489,21 +372,22 @@ static void test_state_single_use(void **state)
     assert_string_equal(login, "instagram");
 
     /* put purges rows that have already expired */
-    raw_exec(&f->db, apr_psprintf(f->pool,
-                                  "INSERT INTO oauth_states VALUES ('old', 'alice', 'facebook', "
-                                  "%ld, %ld)",
-                                  (long)(now - 600), (long)(now - 10)));
-    assert_int_equal(
-        raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'old'"),
-        1);
+    test_db_exec(&f->db,
+                 apr_psprintf(f->pool,
+                              "INSERT INTO oauth_states VALUES ('old', 'alice', 'facebook', "
+                              "%ld, %ld)",
+                              (long)(now - 600), (long)(now - 10)));
+    assert_int_equal(test_db_count(&f->db, f->pool,
+                                   "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'old'"),
+                     1);
     assert_int_equal(
         igraph_store_state_put(&f->db, f->pool, "hash3", "alice", "facebook", now + 300),
         APR_SUCCESS);
-    assert_int_equal(
-        raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'old'"),
-        0);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 1);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_db_count(&f->db, f->pool,
+                                   "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'old'"),
+                     0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 1);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_pending(void **state)
@@ -514,64 +398,64 @@ static void test_pending(void **state)
     const char *kind = NULL, *got = NULL;
     char *enc;
 
-    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &g_key, "pid1", "alice", "fb_pages",
-                                              payload, now + 600),
+    assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &test_key, "pid1", "alice",
+                                              "fb_pages", payload, now + 600),
                      APR_SUCCESS);
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "pid1", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "pid1", "alice", now, &kind, &got),
         APR_SUCCESS);
     assert_string_equal(kind, "fb_pages");
     assert_string_equal(got, payload);
     /* reading does not consume */
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "pid1", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "pid1", "alice", now, &kind, &got),
         APR_SUCCESS);
     assert_int_equal(
-        raw_count(&f->db, f->pool,
-                  "SELECT COUNT(*) FROM oauth_pending WHERE payload_enc LIKE '%EAAG%'"),
+        test_db_count(&f->db, f->pool,
+                      "SELECT COUNT(*) FROM oauth_pending WHERE payload_enc LIKE '%EAAG%'"),
         0);
 
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "pid1", "bob", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "pid1", "bob", now, &kind, &got),
         APR_NOTFOUND);
+    assert_int_equal(igraph_store_pending_get(&f->db, f->pool, &test_key, "pid1", "alice",
+                                              now + 600, &kind, &got),
+                     APR_NOTFOUND);
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "pid1", "alice", now + 600, &kind, &got),
-        APR_NOTFOUND);
-    assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "nosuch", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "nosuch", "alice", now, &kind, &got),
         APR_NOTFOUND);
 
     /* the payload is bound to its row: a changed kind does not open */
-    raw_exec(&f->db, "UPDATE oauth_pending SET kind = 'other' WHERE id = 'pid1'");
+    test_db_exec(&f->db, "UPDATE oauth_pending SET kind = 'other' WHERE id = 'pid1'");
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "pid1", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "pid1", "alice", now, &kind, &got),
         APR_NOTFOUND);
-    raw_exec(&f->db, "UPDATE oauth_pending SET kind = 'fb_pages' WHERE id = 'pid1'");
-    enc =
-        apr_pstrdup(f->pool, raw_value(&f->db, f->pool,
-                                       "SELECT payload_enc FROM oauth_pending WHERE id = 'pid1'"));
+    test_db_exec(&f->db, "UPDATE oauth_pending SET kind = 'fb_pages' WHERE id = 'pid1'");
+    enc = apr_pstrdup(
+        f->pool,
+        test_db_value(&f->db, f->pool, "SELECT payload_enc FROM oauth_pending WHERE id = 'pid1'"));
     enc[strlen(enc) - 3] = enc[strlen(enc) - 3] == 'x' ? 'y' : 'x';
-    raw_exec(&f->db,
-             apr_psprintf(f->pool, "UPDATE oauth_pending SET payload_enc = '%s' WHERE id = 'pid1'",
-                          enc));
+    test_db_exec(
+        &f->db, apr_psprintf(f->pool,
+                             "UPDATE oauth_pending SET payload_enc = '%s' WHERE id = 'pid1'", enc));
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "pid1", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "pid1", "alice", now, &kind, &got),
         APR_NOTFOUND);
 
     assert_int_equal(igraph_store_pending_delete(&f->db, f->pool, "pid1"), APR_SUCCESS);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_pending"), 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_pending"), 0);
     assert_int_equal(igraph_store_pending_delete(&f->db, f->pool, "pid1"), APR_SUCCESS);
 
     /* put purges expired rows */
     assert_int_equal(
-        igraph_store_pending_put(&f->db, f->pool, &g_key, "old", "alice", "k", "x", now - 1),
+        igraph_store_pending_put(&f->db, f->pool, &test_key, "old", "alice", "k", "x", now - 1),
         APR_SUCCESS);
     assert_int_equal(
-        igraph_store_pending_put(&f->db, f->pool, &g_key, "new", "alice", "k", "y", now + 60),
+        igraph_store_pending_put(&f->db, f->pool, &test_key, "new", "alice", "k", "y", now + 60),
         APR_SUCCESS);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_pending"), 1);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_pending"), 1);
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "new", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "new", "alice", now, &kind, &got),
         APR_SUCCESS);
     assert_string_equal(got, "y");
 }
@@ -585,31 +469,31 @@ static void test_second_connection(void **state)
     apr_array_header_t *list;
     const char *applied;
 
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "tok", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "tok", NULL),
                      APR_SUCCESS);
-    assert_int_equal(g_migrations, 1);
-    applied = raw_value(&f->db, f->pool, "SELECT applied_at FROM schema_migrations");
+    assert_int_equal(test_log_migrations, 1);
+    applied = test_db_value(&f->db, f->pool, "SELECT applied_at FROM schema_migrations");
     assert_non_null(applied);
 
-    db_open(f, &db2);
+    test_db_open(f, &db2);
     assert_int_equal(igraph_labels(&db2), 0);
     assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
-    assert_int_equal(g_migrations, 1); /* nothing applied again */
-    assert_int_equal(raw_count(&db2, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
+    assert_int_equal(test_log_migrations, 1); /* nothing applied again */
+    assert_int_equal(test_db_count(&db2, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
-    assert_string_equal(raw_value(&db2, f->pool, "SELECT applied_at FROM schema_migrations"),
+    assert_string_equal(test_db_value(&db2, f->pool, "SELECT applied_at FROM schema_migrations"),
                         applied);
 
     assert_int_equal(igraph_store_accounts_list(&db2, f->pool, "alice", &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
     got = APR_ARRAY_IDX(list, 0, igraph_account_t *);
     assert_int_equal(got->id, a->id);
-    assert_string_equal(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS),
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS),
                         "tok");
 
     /* writes through one connection are seen by the other */
     b = make_account(f->pool, "alice", "4242", "two");
-    assert_int_equal(igraph_store_account_upsert(&db2, f->pool, &g_key, b, "tok2", NULL),
+    assert_int_equal(igraph_store_account_upsert(&db2, f->pool, &test_key, b, "tok2", NULL),
                      APR_SUCCESS);
     assert_int_equal(b->id, a->id);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
@@ -621,8 +505,8 @@ static void test_second_connection(void **state)
                      APR_SUCCESS);
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "h", "alice", igraph_now(), &applied),
                      APR_NOTFOUND);
-    db_close(&db2);
-    assert_int_equal(g_errors, 0);
+    test_db_close(&db2);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_big_ids(void **state)
@@ -641,7 +525,7 @@ static void test_big_ids(void **state)
 
         a->app_user_id = ids[i];
         a->page_id = ids[i];
-        assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "t", NULL),
+        assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", NULL),
                          APR_SUCCESS);
         got_ids[i] = a->id;
     }
@@ -656,21 +540,21 @@ static void test_big_ids(void **state)
         assert_string_equal(got->page_id, ids[i]);
         assert_string_equal(APR_ARRAY_IDX(list, i, igraph_account_t *)->ig_user_id, ids[i]);
         /* the token's associated data uses the exact id too */
-        assert_string_equal(igraph_store_account_token(f->pool, &g_key, got, IGRAPH_TOKEN_ACCESS),
-                            "t");
+        assert_string_equal(
+            igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS), "t");
     }
     /* large 64-bit times survive */
     {
         igraph_account_t *a = make_account(f->pool, "alice", "1", "t");
 
         a->token_expires_at = APR_INT64_C(9007199254740993);
-        assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "t", NULL),
+        assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", NULL),
                          APR_SUCCESS);
         assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got),
                          APR_SUCCESS);
         assert_true(got->token_expires_at == APR_INT64_C(9007199254740993));
     }
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(test_log_errors, 0);
 }
 
 static void test_error_drops_statements(void **state)
@@ -680,22 +564,22 @@ static void test_error_drops_statements(void **state)
     const char *kind, *got;
 
     assert_int_equal(
-        igraph_store_pending_put(&f->db, f->pool, &g_key, "dup", "alice", "k", "v", now + 60),
+        igraph_store_pending_put(&f->db, f->pool, &test_key, "dup", "alice", "k", "v", now + 60),
         APR_SUCCESS);
     assert_true(igraph_labels(&f->db) > 0);
     /* duplicate primary key: the statement fails, is logged, and the cache is dropped */
     assert_int_equal(
-        igraph_store_pending_put(&f->db, f->pool, &g_key, "dup", "alice", "k", "w", now + 60),
+        igraph_store_pending_put(&f->db, f->pool, &test_key, "dup", "alice", "k", "w", now + 60),
         APR_EGENERAL);
-    assert_int_equal(g_errors, 1);
+    assert_int_equal(test_log_errors, 1);
     assert_int_equal(igraph_labels(&f->db), 0);
     /* the next call prepares again and works, without migrating again */
     assert_int_equal(
-        igraph_store_pending_get(&f->db, f->pool, &g_key, "dup", "alice", now, &kind, &got),
+        igraph_store_pending_get(&f->db, f->pool, &test_key, "dup", "alice", now, &kind, &got),
         APR_SUCCESS);
     assert_string_equal(got, "v");
     assert_true(igraph_labels(&f->db) > 0);
-    assert_int_equal(g_migrations, 1);
+    assert_int_equal(test_log_migrations, 1);
 }
 
 static void test_schema_change_elsewhere(void **state)
@@ -707,9 +591,9 @@ static void test_schema_change_elsewhere(void **state)
 
     assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
     /* another connection changes the schema: our cached statements may go stale */
-    db_open(f, &db2);
-    raw_exec(&db2, "CREATE INDEX IF NOT EXISTS test_extra ON oauth_states (expires_at)");
-    db_close(&db2);
+    test_db_open(f, &db2);
+    test_db_exec(&db2, "CREATE INDEX IF NOT EXISTS test_extra ON oauth_states (expires_at)");
+    test_db_close(&db2);
 
     rv = igraph_store_accounts_list(&f->db, f->pool, "alice", &list);
     if (rv != APR_SUCCESS) {
@@ -739,15 +623,15 @@ static void test_concurrent_migration(void **state)
 
             apr_pool_create(&cp, NULL);
             memset(&db, 0, sizeof(db));
-            db.driver = g_driver;
+            db.driver = test_dbd_driver;
             db.pool = cp;
             db.prepared = apr_hash_make(cp);
-            ok = apr_dbd_open_ex(g_driver, cp, f->path, &db.handle, &err) == APR_SUCCESS &&
+            ok = apr_dbd_open_ex(test_dbd_driver, cp, f->path, &db.handle, &err) == APR_SUCCESS &&
                  igraph_store_ready(&db, cp) == APR_SUCCESS &&
                  igraph_store_state_put(&db, cp, apr_psprintf(cp, "h%d", (int)getpid()), "o",
                                         "facebook", igraph_now() + 60) == APR_SUCCESS;
             if (db.handle) {
-                apr_dbd_close(g_driver, db.handle);
+                apr_dbd_close(test_dbd_driver, db.handle);
             }
             _exit(ok ? 0 : 1);
         }
@@ -758,9 +642,9 @@ static void test_concurrent_migration(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
     }
     assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM schema_migrations"),
                      IGRAPH_SCHEMA_VERSION);
-    assert_int_equal(raw_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 6);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 6);
 }
 
 static void test_bad_arguments(void **state)
@@ -770,42 +654,40 @@ static void test_bad_arguments(void **state)
     igraph_db_t empty;
 
     a->ig_user_id = NULL;
-    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &g_key, a, "t", NULL),
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", NULL),
                      APR_EINVAL);
     memset(&empty, 0, sizeof(empty));
     assert_int_equal(igraph_store_ready(&empty, f->pool), APR_EINVAL);
-    assert_null(igraph_store_account_token(f->pool, &g_key, NULL, IGRAPH_TOKEN_ACCESS));
+    assert_null(igraph_store_account_token(f->pool, &test_key, NULL, IGRAPH_TOKEN_ACCESS));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ready_idempotent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upsert_insert_update, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_owner_isolation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_status_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tokens_at_rest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_tamper, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_state_single_use, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_big_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_drops_statements, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_change_elsewhere, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_migration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ready_idempotent, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_upsert_insert_update, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_owner_isolation, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_set_status_delete, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_tokens_at_rest, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_token_tamper, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_state_single_use, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_pending, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_second_connection, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_big_ids, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_error_drops_statements, test_db_setup,
+                                        test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_change_elsewhere, test_db_setup,
+                                        test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_migration, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, test_db_setup, test_db_teardown),
     };
     int failed;
 
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&g_pool, NULL) != APR_SUCCESS ||
-        apr_dbd_init(g_pool) != APR_SUCCESS ||
-        apr_dbd_get_driver(g_pool, "sqlite3", &g_driver) != APR_SUCCESS) {
-        fprintf(stderr, "cannot load the apr_dbd sqlite3 driver\n");
+    if (test_init() != 0 || test_db_init("test_store", NULL) != 0) {
         return 1;
     }
-    igraph_log_set_sink(test_sink, NULL, IGRAPH_LOG_DEBUG);
+    test_log_capture(IGRAPH_LOG_DEBUG, "TEST_STORE_VERBOSE");
     failed = cmocka_run_group_tests(tests, NULL, NULL);
-    apr_pool_destroy(g_pool);
-    apr_terminate();
+    test_done();
     return failed;
 }

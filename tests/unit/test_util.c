@@ -12,23 +12,7 @@
 
 #include "igraph_log.h"
 #include "igraph_util.h"
-
-static int setup_pool(void **state)
-{
-    apr_pool_t *p;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    *state = p;
-    return 0;
-}
-
-static int teardown_pool(void **state)
-{
-    apr_pool_destroy(*state);
-    return 0;
-}
+#include "support.h"
 
 static void test_duration_valid(void **state)
 {
@@ -396,14 +380,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duration_valid),
         cmocka_unit_test(test_duration_invalid),
-        cmocka_unit_test_setup_teardown(test_url_coding, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_form_parse, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_form_build, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_html_escape, setup_pool, teardown_pool),
-        cmocka_unit_test_setup_teardown(test_iso8601, setup_pool, teardown_pool),
+        cmocka_unit_test_setup_teardown(test_url_coding, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_form_parse, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_form_build, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_html_escape, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_iso8601, test_pool_setup, test_pool_teardown),
         cmocka_unit_test(test_graph_version),
         cmocka_unit_test(test_http_url),
-        cmocka_unit_test_setup_teardown(test_scopes, setup_pool, teardown_pool),
+        cmocka_unit_test_setup_teardown(test_scopes, test_pool_setup, test_pool_teardown),
         cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_numeric_id),
         cmocka_unit_test(test_utf8),
