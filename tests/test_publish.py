@@ -300,27 +300,49 @@ def test_concurrency_cap_per_account(make_httpd, fake):
     assert publishes(fake) == 3
 
 
-@pytest.mark.parametrize("how", ["graceful", "kill"])
-def test_restart_mid_job_resumes_without_double_publish(make_httpd, fake, how):
+def _kill_worker(h):
+    """kill -9 the child that runs the worker (it logged IG0054)."""
+    pids = {int(l.split("[pid ")[1].split(":")[0]) for l in h.error_log_text().splitlines()
+            if "IG0054" in l}
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize("state,how", [("processing", "graceful"), ("processing", "kill"),
+                                       ("queued", "kill"), ("publishing", "kill"),
+                                       ("publishing", "graceful")])
+def test_restart_mid_job_resumes_without_double_publish(make_httpd, fake, state, how):
     fake.control("config", {"container": {"finish_after_seconds": 4}})
     fake.control("ig_user", {"username": "restart.acct"})
     h = make_httpd(mpm="prefork", allowed=[r"AH00052"] if how == "kill" else [])
     s = h.session()
     connect(h, s, "instagram")
-    r = s.post(h.url("/ig/reels/publish"), json={**REEL, "wait": 0})
+    body = {**REEL, "wait": 0}
+    if state == "queued":
+        body["publish_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 700))
+    if state == "publishing":
+        # media_publish is processed by Meta only after a long pause: the job sits in
+        # "publishing" with the publish sent when the worker goes away
+        fake.control("fault", {"route": r"/media_publish$", "kind": "hang", "seconds": 12,
+                               "times": 1})
+    r = s.post(h.url("/ig/reels/publish"), json=body)
     job_id = r.json()["job_id"]
-    wait_job(s, h, job_id, lambda j: j["status"] == "processing", timeout=10)
+    wait_job(s, h, job_id, lambda j: j["status"] == state, timeout=20)
+    if state == "publishing":
+        time.sleep(1)
     if how == "graceful":
         h.graceful()
     else:
-        # kill -9 the child that runs the worker (it logged IG0054)
-        pids = {int(l.split("[pid ")[1].split(":")[0]) for l in h.error_log_text().splitlines()
-                if "IG0054" in l}
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _kill_worker(h)
+    if state == "queued":
+        # the post is due in ~12 min: the job must still be there, queued, after the restart
+        time.sleep(2)
+        job = s.get(h.url(f"/ig/publish/{job_id}")).json()["job"]
+        assert job["status"] in ("queued", "processing"), job
+        return
     done = wait_job(s, h, job_id, lambda j: j["status"] == "published", timeout=90)
     assert done["status"] == "published", done
     time.sleep(2)
