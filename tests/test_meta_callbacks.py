@@ -166,3 +166,26 @@ def test_webhook_bad_signature_is_403(authed, fake, sig):
     r = authed.session().post(authed.url("/ig/meta/webhook"), data=raw, headers=headers)
     assert r.status_code == 403
     assert authed.sql("SELECT COUNT(*) FROM events")[0][0] == 0
+
+
+def test_no_secret_in_the_log_at_trace8(make_httpd, fake):
+    """Tokens and app secrets never reach the error log, whatever the LogLevel."""
+    fake.control("config", {"container": {"finish_after_polls": 1}})
+    fake.control("fb_user", {"name": "T", "pages": [{"name": "P", "ig_username": "trace.fb"}]})
+    fake.control("ig_user", {"username": "trace.ig"})
+    h = make_httpd(extra="LogLevel trace8", directives=f"IGraphWebhookVerifyToken {VERIFY}")
+    s = h.session()
+    connect(h, s, "facebook")
+    connect(h, s, "instagram")
+    for a in accounts(h, s):
+        s.post(h.url(f"/ig/api/accounts/{a['id']}/refresh"))
+    r = s.post(h.url("/ig/publish"), json={"account": "@trace.ig", "media_type": "IMAGE",
+                                           "wait": 20,
+                                           "image_url": "https://cdn.example.org/t.jpg"})
+    assert r.json()["job"]["status"] == "published"
+    log = h.error_log_text()
+    assert "trace8" in log or "trace" in log
+    for t in fake.tokens():
+        assert t not in log
+    for secret in (APP_SECRET, IG_APP_SECRET, VERIFY):
+        assert secret not in log
