@@ -15,14 +15,15 @@
 
 #include <apr_strings.h>
 #include <apr_optional.h>
-#include <apr_thread_pool.h>
+#include <apr_thread_proc.h>
+#include <apr_thread_cond.h>
 #include <http_core.h>
 
 #include "mod_igraph.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
-#define JOB_THREADS_MIN 2
+#define JOB_THREADS 8       /* Graph steps in parallel (a hanging call holds one) */
 #define JOB_THREADS_MAX 16
 #define JOB_CLAIM_TTL 45    /* a step never takes longer (Graph timeout is 20 s) */
 #define JOB_BATCH 64        /* due jobs read per query (several queries per dispatch) */
@@ -30,7 +31,156 @@
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
-static apr_thread_pool_t *job_pool;
+/* A fixed set of threads fed from a queue. Not apr-util's apr_thread_pool: its destroy returns
+ * while exiting threads still run apr_thread_exit() on pools it then frees, which crashed
+ * children at exit now and then. Here every thread is joined before anything goes away. */
+typedef struct job_item {
+    struct job_item *next;
+    apr_thread_start_t fn;
+    void *data;
+} job_item;
+
+typedef struct job_pool_t {
+    apr_pool_t *pool;           /* own allocator: threads and queue nodes */
+    apr_thread_mutex_t *mx;
+    apr_thread_cond_t *cv;
+    apr_thread_t *threads[JOB_THREADS_MAX];
+    int nthreads;
+    job_item *head, *tail, *free_items;
+    int stopping;
+} job_pool_t;
+
+static job_pool_t *job_pool;
+
+static void *APR_THREAD_FUNC pool_thread(apr_thread_t *t, void *data)
+{
+    job_pool_t *jp = data;
+    apr_thread_mutex_lock(jp->mx);
+    for (;;) {
+        job_item *it;
+        while (!jp->head && !jp->stopping) {
+            apr_thread_cond_wait(jp->cv, jp->mx);
+        }
+        if (jp->stopping) {
+            break;
+        }
+        it = jp->head;
+        jp->head = it->next;
+        if (!jp->head) {
+            jp->tail = NULL;
+        }
+        apr_thread_mutex_unlock(jp->mx);
+        it->fn(t, it->data);
+        apr_thread_mutex_lock(jp->mx);
+        it->next = jp->free_items;
+        jp->free_items = it;
+    }
+    apr_thread_mutex_unlock(jp->mx);
+    return NULL;
+}
+
+static apr_status_t pool_push(job_pool_t *jp, apr_thread_start_t fn, void *data)
+{
+    job_item *it;
+    apr_status_t rv = APR_SUCCESS;
+
+    apr_thread_mutex_lock(jp->mx);
+    if (jp->stopping) {
+        rv = APR_EINIT;
+    }
+    else {
+        if ((it = jp->free_items)) {
+            jp->free_items = it->next;
+        }
+        else {
+            it = apr_palloc(jp->pool, sizeof(*it));
+        }
+        it->fn = fn;
+        it->data = data;
+        it->next = NULL;
+        if (jp->tail) {
+            jp->tail->next = it;
+        }
+        else {
+            jp->head = it;
+        }
+        jp->tail = it;
+        apr_thread_cond_signal(jp->cv);
+    }
+    apr_thread_mutex_unlock(jp->mx);
+    return rv;
+}
+
+static apr_status_t pool_create(job_pool_t **out, int n)
+{
+    apr_allocator_t *alloc;
+    apr_pool_t *p;
+    job_pool_t *jp;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = apr_allocator_create(&alloc)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, alloc)) != APR_SUCCESS) {
+        apr_allocator_destroy(alloc);
+        return rv;
+    }
+    apr_allocator_owner_set(alloc, p);
+    jp = apr_pcalloc(p, sizeof(*jp));
+    jp->pool = p;
+    {
+        /* the threads' own pools are subpools of p and go away concurrently at exit */
+        apr_thread_mutex_t *am;
+        if ((rv = apr_thread_mutex_create(&am, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS) {
+            apr_pool_destroy(p);
+            return rv;
+        }
+        apr_allocator_mutex_set(alloc, am);
+    }
+    if ((rv = apr_thread_mutex_create(&jp->mx, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS ||
+        (rv = apr_thread_cond_create(&jp->cv, p)) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return rv;
+    }
+    for (i = 0; i < n && i < JOB_THREADS_MAX; i++) {
+        if (apr_thread_create(&jp->threads[i], NULL, pool_thread, jp, p) != APR_SUCCESS) {
+            break;
+        }
+        jp->nthreads++;
+    }
+    if (jp->nthreads == 0) {
+        apr_pool_destroy(p);
+        return APR_EGENERAL;
+    }
+    *out = jp;
+    return APR_SUCCESS;
+}
+
+/* Running tasks finish (their Graph calls abort through job_stop); queued ones are dropped
+ * (their claims are released by the caller); every thread is joined. */
+static void pool_destroy(job_pool_t *jp)
+{
+    apr_status_t trv;
+    job_item *it;
+    int i;
+
+    apr_thread_mutex_lock(jp->mx);
+    jp->stopping = 1;
+    apr_thread_cond_broadcast(jp->cv);
+    apr_thread_mutex_unlock(jp->mx);
+    for (i = 0; i < jp->nthreads; i++) {
+        apr_thread_join(&trv, jp->threads[i]);
+    }
+    /* queued tasks never ran: their own pools go with them */
+    for (it = jp->head; it; it = it->next) {
+        if (it->data) {
+            /* both task kinds (job_task, mig_job_task_t) start with their pool */
+            apr_pool_destroy(*(apr_pool_t **)it->data);
+        }
+    }
+    apr_pool_destroy(jp->pool);
+}
 static volatile int *job_stop;
 static volatile int job_stop_flag;
 
@@ -411,7 +561,7 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
             task->id = apr_pstrdup(tp, j->id);
             task->holder = apr_pstrdup(tp, holder);
             task->starting_account = starts ? j->account_id : 0;
-            if (apr_thread_pool_push(job_pool, job_task_run, task, 0, tp) != APR_SUCCESS) {
+            if (pool_push(job_pool, job_task_run, task) != APR_SUCCESS) {
                 igraph_store_job_unclaim(db, p, j->id, holder);
                 if (starts) {
                     starting_add(j->account_id, -1);
@@ -443,7 +593,7 @@ apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s)
         APR_SUCCESS) {
         return rv;
     }
-    rv = apr_thread_pool_create(&job_pool, JOB_THREADS_MIN, JOB_THREADS_MAX, pchild);
+    rv = pool_create(&job_pool, JOB_THREADS);
     if (rv != APR_SUCCESS) {
         job_pool = NULL;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0063: publish thread pool not created");
@@ -462,7 +612,7 @@ void mig_jobs_stop(server_rec *s, const char *holder)
 
     job_stop_flag = 1;
     if (job_pool) {
-        apr_thread_pool_destroy(job_pool);
+        pool_destroy(job_pool);
         job_pool = NULL;
     }
     /* tasks dropped from the queue still hold claims: release them so the next worker (e.g.
@@ -495,7 +645,7 @@ apr_status_t mig_jobs_push(apr_thread_start_t fn, void *data)
     task = apr_pcalloc(tp, sizeof(*task));
     task->pool = tp;
     task->data = data;
-    if ((rv = apr_thread_pool_push(job_pool, fn, task, 0, NULL)) != APR_SUCCESS) {
+    if ((rv = pool_push(job_pool, fn, task)) != APR_SUCCESS) {
         apr_pool_destroy(tp);
     }
     return rv;

@@ -325,6 +325,20 @@ class Httpd:
         for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
             if var in env:
                 env[var] = _with_log_path(env[var], self.root / "logs" / name)
+        # the children (www-data) must read the suppressions file: the checkout may be a 0700
+        # directory (CI clones into one), so each server gets its own readable copy
+        if "suppressions=" in env.get("LSAN_OPTIONS", ""):
+            opts = []
+            for o in env["LSAN_OPTIONS"].split(":"):
+                if o.startswith("suppressions="):
+                    src = Path(o.split("=", 1)[1])
+                    dst = self.root / "run" / src.name
+                    if src.exists():
+                        shutil.copyfile(src, dst)
+                        os.chmod(dst, 0o644)
+                    o = "suppressions=" + str(dst)
+                opts.append(o)
+            env["LSAN_OPTIONS"] = ":".join(opts)
         if self.faketime_file is not None:
             # the sanitizer runtime must stay first in the preload list
             preload = " ".join(x for x in (HTTPD_ENV.get("LD_PRELOAD"), FAKETIME_LIB) if x)
