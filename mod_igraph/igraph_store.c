@@ -637,10 +637,21 @@ static int igraph_sql_nargs(const char *sql)
 
 /* The prepared statement for st, checking that the caller passes as many arguments as the SQL
  * has markers (the drivers read exactly that many, whatever nargs says). */
-static apr_status_t igraph_stmt_get(igraph_db_t *db, igraph_stmt_e st, int nargs,
+/* The labelled statement st, prepared (with the schema made current) on first use on this
+ * connection, so no public function needs its own igraph_store_ready() call. */
+static apr_status_t igraph_stmt_get(igraph_db_t *db, apr_pool_t *p, igraph_stmt_e st, int nargs,
                                     apr_dbd_prepared_t **pstmt)
 {
     const igraph_stmt_t *s = &igraph_stmts[st];
+    apr_status_t rv;
+
+    if (!db || !db->prepared) {
+        return APR_EINVAL;
+    }
+    if (!apr_hash_get(db->prepared, IGRAPH_STMT_MARKER, APR_HASH_KEY_STRING) &&
+        (rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
+        return rv;
+    }
 
     if (nargs != igraph_sql_nargs(s->sql)) {
         igraph_log(IGRAPH_LOG_ERR, "IG0310: store: %s: %d arguments for %d markers", s->label,
@@ -666,7 +677,7 @@ static apr_status_t igraph_store_query(igraph_db_t *db, apr_pool_t *p, igraph_st
     apr_status_t rv;
     int n = 0, dbrv;
 
-    if ((rv = igraph_stmt_get(db, st, nargs, &stmt)) != APR_SUCCESS) {
+    if ((rv = igraph_stmt_get(db, p, st, nargs, &stmt)) != APR_SUCCESS) {
         return rv;
     }
     dbrv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt, nargs, args);
@@ -688,7 +699,7 @@ static apr_status_t igraph_store_select(igraph_db_t *db, apr_pool_t *p, igraph_s
     apr_status_t rv;
     int dbrv;
 
-    if ((rv = igraph_stmt_get(db, st, nargs, &stmt)) != APR_SUCCESS) {
+    if ((rv = igraph_stmt_get(db, p, st, nargs, &stmt)) != APR_SUCCESS) {
         return rv;
     }
     *res = NULL;
@@ -1019,9 +1030,6 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
     apr_status_t rv;
     int rows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!a || !key || !a->login || !a->ig_user_id || !a->owner) {
         return APR_EINVAL;
     }
@@ -1104,9 +1112,6 @@ apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const ch
     igraph_account_t *a;
     apr_status_t rv, rrv = APR_SUCCESS;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !out) {
         return APR_EINVAL;
     }
@@ -1138,9 +1143,6 @@ apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char
     igraph_account_t *a = NULL;
     apr_status_t rv, rrv = APR_NOTFOUND;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !out) {
         return APR_EINVAL;
     }
@@ -1169,9 +1171,6 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !status) {
         return APR_EINVAL;
     }
@@ -1193,9 +1192,6 @@ apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const c
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner) {
         return APR_EINVAL;
     }
@@ -1231,9 +1227,6 @@ apr_status_t igraph_store_state_put(igraph_db_t *db, apr_pool_t *p, const char *
     const char *now;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!state_hash || !owner || !login) {
         return APR_EINVAL;
     }
@@ -1258,9 +1251,6 @@ apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char 
     apr_status_t rv;
     int rows = 0, nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!state_hash || !owner) {
         return APR_EINVAL;
     }
@@ -1304,9 +1294,6 @@ apr_status_t igraph_store_pending_put(igraph_db_t *db, apr_pool_t *p, const igra
     const char *now, *enc;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!key || !id || !owner || !kind || !payload) {
         return APR_EINVAL;
     }
@@ -1337,9 +1324,6 @@ apr_status_t igraph_store_pending_get(igraph_db_t *db, apr_pool_t *p, const igra
     apr_status_t rv;
     int rows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!key || !id || !owner) {
         return APR_EINVAL;
     }
@@ -1378,9 +1362,6 @@ apr_status_t igraph_store_pending_delete(igraph_db_t *db, apr_pool_t *p, const c
 {
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!id) {
         return APR_EINVAL;
     }
@@ -1400,9 +1381,6 @@ apr_status_t igraph_store_lease(igraph_db_t *db, apr_pool_t *p, const char *name
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!name || !holder || ttl <= 0) {
         return APR_EINVAL;
     }
@@ -1430,9 +1408,6 @@ apr_status_t igraph_store_lease_release(igraph_db_t *db, apr_pool_t *p, const ch
 {
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!name || !holder) {
         return APR_EINVAL;
     }
@@ -1469,9 +1444,6 @@ apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64
     apr_dbd_results_t *res;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!out || limit <= 0 || window < 0) {
         return APR_EINVAL;
     }
@@ -1493,9 +1465,6 @@ apr_status_t igraph_store_account_get_any(igraph_db_t *db, apr_pool_t *p, apr_in
     apr_array_header_t *list;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!out) {
         return APR_EINVAL;
     }
@@ -1519,9 +1488,6 @@ apr_status_t igraph_store_account_claim(igraph_db_t *db, apr_pool_t *p, apr_int6
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!holder) {
         return APR_EINVAL;
     }
@@ -1541,9 +1507,6 @@ apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_in
 {
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!holder) {
         return APR_EINVAL;
     }
@@ -1564,9 +1527,6 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!a || !key || !a->owner || !a->ig_user_id) {
         return APR_EINVAL;
     }
@@ -1623,9 +1583,6 @@ apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p,
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     {
         const char *args[] = {status, last_error, igraph_i64(p, next_refresh_at),
                               igraph_i64(p, igraph_now()), igraph_i64(p, id)};
@@ -1674,9 +1631,6 @@ apr_status_t igraph_store_account_find(igraph_db_t *db, apr_pool_t *p, const cha
     const char *c;
     int digits;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !ref || !out) {
         return APR_EINVAL;
     }
@@ -1727,9 +1681,6 @@ apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const 
     apr_dbd_results_t *res;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !out) {
         return APR_EINVAL;
     }
@@ -1893,9 +1844,6 @@ apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igrap
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!j || !j->id || !*j->id || !j->owner || !(status = igraph_job_status_str(j->status))) {
         return APR_EINVAL;
     }
@@ -1944,11 +1892,7 @@ apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igrap
 apr_status_t igraph_store_job_get(igraph_db_t *db, apr_pool_t *p, const char *owner, const char *id,
                                   igraph_job_t **out)
 {
-    apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!id || !out) {
         return APR_EINVAL;
     }
@@ -1965,11 +1909,7 @@ apr_status_t igraph_store_job_get(igraph_db_t *db, apr_pool_t *p, const char *ow
 apr_status_t igraph_store_job_by_idempotency(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                              const char *key, igraph_job_t **out)
 {
-    apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !key || !out) {
         return APR_EINVAL;
     }
@@ -1983,11 +1923,7 @@ apr_status_t igraph_store_job_by_idempotency(igraph_db_t *db, apr_pool_t *p, con
 apr_status_t igraph_store_job_find_duplicate(igraph_db_t *db, apr_pool_t *p, apr_int64_t account_id,
                                              const char *media_key, igraph_job_t **out)
 {
-    apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!media_key || !out) {
         return APR_EINVAL;
     }
@@ -2005,9 +1941,6 @@ apr_status_t igraph_store_jobs_list(igraph_db_t *db, apr_pool_t *p, const char *
     const char *sacc;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !out || limit <= 0) {
         return APR_EINVAL;
     }
@@ -2030,9 +1963,6 @@ apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!j || !j->id || !holder || !(status = igraph_job_status_str(j->status))) {
         return APR_EINVAL;
     }
@@ -2075,9 +2005,6 @@ apr_status_t igraph_store_job_cancel(igraph_db_t *db, apr_pool_t *p, const char 
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !id) {
         return APR_EINVAL;
     }
@@ -2103,9 +2030,6 @@ apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t n
     apr_dbd_results_t *res;
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!out || limit <= 0) {
         return APR_EINVAL;
     }
@@ -2128,9 +2052,6 @@ apr_status_t igraph_store_jobs_next_due(igraph_db_t *db, apr_pool_t *p, apr_int6
     apr_status_t rv;
     int rows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!next_at) {
         return APR_EINVAL;
     }
@@ -2157,9 +2078,6 @@ apr_status_t igraph_store_job_claim(igraph_db_t *db, apr_pool_t *p, const char *
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!id || !holder) {
         return APR_EINVAL;
     }
@@ -2178,9 +2096,6 @@ apr_status_t igraph_store_job_unclaim(igraph_db_t *db, apr_pool_t *p, const char
 {
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!id || !holder) {
         return APR_EINVAL;
     }
@@ -2196,9 +2111,6 @@ apr_status_t igraph_store_job_postpone(igraph_db_t *db, apr_pool_t *p, const cha
 {
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!id) {
         return APR_EINVAL;
     }
@@ -2214,9 +2126,6 @@ apr_status_t igraph_store_jobs_release(igraph_db_t *db, apr_pool_t *p, const cha
 {
     apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!holder) {
         return APR_EINVAL;
     }
@@ -2230,11 +2139,7 @@ apr_status_t igraph_store_jobs_release(igraph_db_t *db, apr_pool_t *p, const cha
 apr_status_t igraph_store_jobs_in_flight(igraph_db_t *db, apr_pool_t *p, apr_int64_t account_id,
                                          int *count)
 {
-    apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!count) {
         return APR_EINVAL;
     }
@@ -2248,11 +2153,7 @@ apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
                                                apr_int64_t account_id, apr_int64_t since,
                                                int *count)
 {
-    apr_status_t rv;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!count) {
         return APR_EINVAL;
     }
@@ -2279,9 +2180,6 @@ apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char
 
     if (count) {
         *count = 0;
-    }
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
     }
     if (!app_user_id || !*app_user_id || !igraph_meta_login_ok(login)) {
         return APR_EINVAL;
@@ -2397,9 +2295,6 @@ apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const cha
     const char *st = NULL;
     apr_status_t rv, rrv = APR_NOTFOUND;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!code) {
         return APR_EINVAL;
     }
@@ -2444,9 +2339,6 @@ apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
     apr_status_t rv;
     int nrows = 0;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!e || !e->ig_id || !*e->ig_id || !e->field || !*e->field || !e->value || !e->dedupe ||
         !*e->dedupe) {
         return APR_EINVAL;
@@ -2476,9 +2368,6 @@ apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char
     igraph_webhook_event_t *e;
     apr_status_t rv, rrv = APR_SUCCESS;
 
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
-        return rv;
-    }
     if (!owner || !out || limit <= 0) {
         return APR_EINVAL;
     }
