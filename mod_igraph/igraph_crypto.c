@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -292,6 +293,7 @@ apr_status_t igraph_unseal(apr_pool_t *p, const igraph_key_t *key, const char *a
         goto leave;
     }
     out[ctlen] = '\0';
+    igraph_wipe_on_clear(p, out, ctlen + 1);
     *pt = out;
     *ptlen = ctlen;
     rv = APR_SUCCESS;
@@ -393,6 +395,113 @@ void igraph_secure_zero(void *p, apr_size_t n)
     if (p && n > 0) {
         OPENSSL_cleanse(p, n);
     }
+}
+
+typedef struct igraph_wipe_t {
+    void *buf;
+    apr_size_t len;
+} igraph_wipe_t;
+
+static apr_status_t igraph_wipe_cleanup(void *data)
+{
+    igraph_wipe_t *w = data;
+
+    igraph_secure_zero(w->buf, w->len);
+    return APR_SUCCESS;
+}
+
+void igraph_wipe_on_clear(apr_pool_t *p, void *buf, apr_size_t len)
+{
+    igraph_wipe_t *w;
+
+    if (!p || !buf || len == 0) {
+        return;
+    }
+    w = apr_palloc(p, sizeof(*w));
+    w->buf = buf;
+    w->len = len;
+    apr_pool_cleanup_register(p, w, igraph_wipe_cleanup, apr_pool_cleanup_null);
+}
+
+char *igraph_pstrdup_secret(apr_pool_t *p, const char *s)
+{
+    char *copy;
+    apr_size_t n;
+
+    if (!s) {
+        return NULL;
+    }
+    n = strlen(s) + 1;
+    copy = apr_pmemdup(p, s, n);
+    igraph_wipe_on_clear(p, copy, n);
+    return copy;
+}
+
+typedef struct igraph_secret_map_t {
+    void *addr;
+    apr_size_t len;
+    int locked;
+} igraph_secret_map_t;
+
+static apr_status_t igraph_secret_unmap(void *data)
+{
+    igraph_secret_map_t *m = data;
+
+    if (m->addr) {
+        igraph_secure_zero(m->addr, m->len);
+        if (m->locked) {
+            munlock(m->addr, m->len);
+        }
+        munmap(m->addr, m->len);
+        m->addr = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+void *igraph_secret_alloc(apr_pool_t *p, apr_size_t len)
+{
+    igraph_secret_map_t *m;
+    long page = sysconf(_SC_PAGESIZE);
+    apr_size_t size;
+    void *addr;
+
+    if (len == 0) {
+        len = 1;
+    }
+    if (page <= 0) {
+        page = 4096;
+    }
+    size = (len + (apr_size_t)page - 1) / (apr_size_t)page * (apr_size_t)page;
+    addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (addr == MAP_FAILED) {
+        addr = apr_pcalloc(p, len);
+        igraph_wipe_on_clear(p, addr, len);
+        return addr;
+    }
+#ifdef MADV_DONTDUMP
+    madvise(addr, size, MADV_DONTDUMP);
+#endif
+    m = apr_palloc(p, sizeof(*m));
+    m->addr = addr;
+    m->len = size;
+    /* kept out of swap when the memlock limit allows; not an error otherwise */
+    m->locked = mlock(addr, size) == 0;
+    apr_pool_cleanup_register(p, m, igraph_secret_unmap, apr_pool_cleanup_null);
+    return addr;
+}
+
+char *igraph_secret_strdup(apr_pool_t *p, const char *s)
+{
+    apr_size_t n;
+    char *copy;
+
+    if (!s) {
+        return NULL;
+    }
+    n = strlen(s) + 1;
+    copy = igraph_secret_alloc(p, n);
+    memcpy(copy, s, n);
+    return copy;
 }
 
 static int igraph_hexval(unsigned char c)

@@ -52,6 +52,20 @@ int igraph_ct_equal(const void *a, apr_size_t alen, const void *b, apr_size_t bl
 /* Overwrites memory in a way the compiler cannot drop (OPENSSL_cleanse). */
 void igraph_secure_zero(void *p, apr_size_t n);
 
+/* Secrets in memory. Pool memory is handed back without being cleared, so buffers that held a
+ * token or an app secret (decrypted values, Graph requests and answers) are registered to be
+ * zeroed when their pool is cleared or destroyed. */
+void igraph_wipe_on_clear(apr_pool_t *p, void *buf, apr_size_t len);
+/* apr_pstrdup whose copy is zeroed with the pool; NULL for NULL. */
+char *igraph_pstrdup_secret(apr_pool_t *p, const char *s);
+/* len zeroed bytes for long-lived secrets (the token key, app secrets): a private anonymous
+ * mapping marked MADV_DONTDUMP (left out of core dumps) and locked in RAM when RLIMIT_MEMLOCK
+ * allows; zeroed and unmapped when p goes. Falls back to pool memory (wiped with p) if mmap
+ * fails. */
+void *igraph_secret_alloc(apr_pool_t *p, apr_size_t len);
+/* A copy of s in igraph_secret_alloc memory; NULL for NULL. */
+char *igraph_secret_strdup(apr_pool_t *p, const char *s);
+
 /* Key material: exactly 32 raw bytes, or 64 hex digits optionally followed by whitespace. */
 apr_status_t igraph_key_parse(igraph_key_t *key, const void *data, apr_size_t len);
 /* Reads the key file. With create != 0 and the file missing, writes 64 hex digits + "\n" with

@@ -395,7 +395,7 @@ static const char *igraph_graph_gets(apr_pool_t *p, const igraph_json_t *j, cons
 static const char *igraph_graph_next(apr_pool_t *p, const igraph_json_t *j)
 {
     const char *s = igraph_json_gets(j, "paging", "next", NULL);
-    return (s && *s) ? apr_pstrdup(p, s) : NULL;
+    return (s && *s) ? igraph_pstrdup_secret(p, s) : NULL; /* Meta puts the token in it */
 }
 
 /* Returns APR_EINVAL when there is no access_token (the other fields are still filled). */
@@ -409,7 +409,7 @@ apr_status_t igraph_parse_token(apr_pool_t *p, const igraph_json_t *j, igraph_to
         return APR_EINVAL;
     }
     j = igraph_graph_unwrap(p, j); /* Instagram shape A: {"data":[{...}]} */
-    tok->access_token = igraph_graph_gets(p, j, "access_token");
+    tok->access_token = igraph_pstrdup_secret(p, igraph_json_gets(j, "access_token", NULL));
     exp = igraph_json_getl(j, &found, "expires_in", NULL);
     tok->expires_in = (found && exp > 0) ? exp : 0;
     tok->user_id = igraph_json_get_id(p, j, "user_id", NULL);
@@ -442,7 +442,7 @@ apr_status_t igraph_parse_pages(apr_pool_t *p, const igraph_json_t *j, apr_array
             continue;
         }
         pg->name = igraph_graph_gets(p, e, "name");
-        pg->access_token = igraph_graph_gets(p, e, "access_token");
+        pg->access_token = igraph_pstrdup_secret(p, igraph_json_gets(e, "access_token", NULL));
         pg->tasks = igraph_graph_csv(p, e, "tasks");
         pg->ig_id = igraph_json_get_id(p, e, "instagram_business_account", "id", NULL);
         if (pg->ig_id) {
@@ -528,8 +528,11 @@ static char *igraph_graph_url(apr_pool_t *p, const char *base, const char *path,
     while (n > 0 && base[n - 1] == '/') {
         n--;
     }
-    return apr_pstrcat(p, apr_pstrmemdup(p, base, n), "/", path, (query && *query) ? "?" : "",
-                       query ? query : "", NULL);
+    char *url = apr_pstrcat(p, apr_pstrmemdup(p, base, n), "/", path, (query && *query) ? "?" : "",
+                            query ? query : "", NULL);
+    /* the query may hold a token or the app secret */
+    igraph_wipe_on_clear(p, url, strlen(url));
+    return url;
 }
 
 static char *igraph_graph_vpath(apr_pool_t *p, const igraph_graph_t *g, const char *path)
@@ -623,7 +626,9 @@ static apr_status_t igraph_graph_call(const igraph_graph_t *g, apr_pool_t *p, co
     }
     if (bearer) {
         req.headers = apr_table_make(p, 1);
-        apr_table_setn(req.headers, "Authorization", apr_pstrcat(p, "Bearer ", bearer, NULL));
+        char *auth = apr_pstrcat(p, "Bearer ", bearer, NULL);
+        igraph_wipe_on_clear(p, auth, strlen(auth));
+        apr_table_setn(req.headers, "Authorization", auth);
     }
     req.connect_timeout_ms = g->connect_timeout_ms;
     req.timeout_ms = g->timeout_ms;
@@ -729,6 +734,8 @@ static apr_status_t igraph_graph_paged(const igraph_graph_t *g, apr_pool_t *p, c
         q = strchr(next, '?');
         params = q ? igraph_form_parse(p, q + 1) : NULL;
         if (params && apr_table_get(params, "access_token")) {
+            const char *at = apr_table_get(params, "access_token");
+            igraph_wipe_on_clear(p, (char *)at, strlen(at));
             bearer = NULL;
             url = next;
         }
@@ -737,7 +744,9 @@ static apr_status_t igraph_graph_paged(const igraph_graph_t *g, apr_pool_t *p, c
             bearer = token;
             url = next;
             if (proof && !(params && apr_table_get(params, "appsecret_proof"))) {
-                url = apr_pstrcat(p, next, q ? "&" : "?", "appsecret_proof=", proof, NULL);
+                char *u = apr_pstrcat(p, next, q ? "&" : "?", "appsecret_proof=", proof, NULL);
+                igraph_wipe_on_clear(p, u, strlen(u));
+                url = u;
             }
         }
     }

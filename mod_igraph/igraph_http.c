@@ -3,7 +3,8 @@
  * Every call uses its own easy handle, so the function is thread-safe once the caller has run
  * curl_global_init. Redirects are never followed and only http/https are allowed, so a hostile
  * answer cannot send us (and our Authorization header) somewhere else. URLs are logged without
- * their query string: token exchanges and paging links carry secrets there.
+ * their query string: token exchanges and paging links carry secrets there. Response bodies and
+ * header lines we build are zeroed when the caller's pool is cleared (igraph_wipe_on_clear).
  */
 #include <string.h>
 
@@ -13,6 +14,7 @@
 
 #include <curl/curl.h>
 
+#include "igraph_crypto.h"
 #include "igraph_http.h"
 #include "igraph_log.h"
 
@@ -58,8 +60,11 @@ static size_t igraph_http_on_body(char *data, size_t size, size_t nmemb, void *b
             cap = ctx->max_body + 1;
         }
         nbuf = apr_palloc(ctx->p, cap);
+        /* answers carry tokens: the final buffer is zeroed with the pool, older ones now */
+        igraph_wipe_on_clear(ctx->p, nbuf, cap);
         if (ctx->len) {
             memcpy(nbuf, ctx->buf, ctx->len);
+            igraph_secure_zero(ctx->buf, ctx->len);
         }
         ctx->buf = nbuf;
         ctx->cap = cap;
@@ -182,12 +187,15 @@ static int igraph_http_add_header(void *baton, const char *key, const char *val)
 {
     igraph_http_hdr_baton_t *hb = baton;
     struct curl_slist *nl;
+    char *line;
 
     if (!*key || strchr(key, ':') || !igraph_http_header_ok(key) || !igraph_http_header_ok(val)) {
         hb->ok = 0;
         return 0;
     }
-    nl = curl_slist_append(hb->list, apr_pstrcat(hb->p, key, *val ? ": " : ":", val, NULL));
+    line = apr_pstrcat(hb->p, key, *val ? ": " : ":", val, NULL);
+    igraph_wipe_on_clear(hb->p, line, strlen(line)); /* Authorization: Bearer <token> */
+    nl = curl_slist_append(hb->list, line);
     if (!nl) {
         hb->ok = 0;
         return 0;

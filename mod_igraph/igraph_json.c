@@ -4,6 +4,7 @@
 
 #include <apr_strings.h>
 
+#include "igraph_crypto.h"
 #include "igraph_json.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
@@ -17,11 +18,42 @@ struct igraph_json_t {
     apr_pool_t *p;
 };
 
+/* Zeroes the strings of the part of a tree that the coming json_decref frees (the nodes nobody
+ * else holds): Graph answers carry tokens, and jansson hands memory back without clearing it. */
+static void igraph_json_zero_strings(json_t *j)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    if (!j || j->refcount > 1) {
+        return;
+    }
+    switch (json_typeof(j)) {
+    case JSON_STRING:
+        igraph_secure_zero((char *)json_string_value(j), json_string_length(j));
+        break;
+    case JSON_OBJECT:
+        json_object_foreach(j, key, v) {
+            igraph_json_zero_strings(v);
+        }
+        break;
+    case JSON_ARRAY:
+        json_array_foreach(j, i, v) {
+            igraph_json_zero_strings(v);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 static apr_status_t igraph_json_cleanup(void *data)
 {
     igraph_json_t *w = data;
 
     if (w->j) {
+        igraph_json_zero_strings(w->j);
         json_decref(w->j);
         w->j = NULL;
     }
@@ -207,6 +239,7 @@ apr_status_t igraph_json_parse(igraph_json_t **pj, apr_pool_t *p, const char *da
     }
     /* Duplicate keys are tolerated (the last one wins): Meta has been seen sending them. */
     j = json_loadb(buf, blen, JSON_DECODE_ANY, &jerr);
+    igraph_secure_zero(buf, blen);
     if (!j) {
         /* jansson appends "near '<token>'", which may quote a secret from the body: cut it.
          * Columns count in the rewritten copy, so they may be off by 2 per quoted big number. */
@@ -468,5 +501,6 @@ char *igraph_json_dump(apr_pool_t *p, const igraph_json_t *j)
         return NULL;
     }
     buf[need] = '\0';
+    igraph_wipe_on_clear(p, buf, need); /* e.g. the sealed-to-be Page tokens of a connect */
     return buf;
 }

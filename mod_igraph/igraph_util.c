@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 
+#include "igraph_crypto.h"
 #include "igraph_util.h"
 
 /* Ten years including leap days: long enough for any setting, short enough that seconds * 10^6
@@ -209,6 +210,7 @@ char *igraph_form_build(apr_pool_t *p, ...)
 {
     apr_array_header_t *parts = apr_array_make(p, 8, sizeof(const char *));
     const char *key, *val;
+    char *enc, *part, *out;
     va_list ap;
 
     va_start(ap, p);
@@ -217,11 +219,17 @@ char *igraph_form_build(apr_pool_t *p, ...)
         if (!val) {
             continue;
         }
-        APR_ARRAY_PUSH(parts, const char *) =
-            apr_pstrcat(p, igraph_url_encode(p, key), "=", igraph_url_encode(p, val), NULL);
+        enc = igraph_url_encode(p, val);
+        part = apr_pstrcat(p, igraph_url_encode(p, key), "=", enc, NULL);
+        igraph_wipe_on_clear(p, enc, strlen(enc));
+        igraph_wipe_on_clear(p, part, strlen(part));
+        APR_ARRAY_PUSH(parts, const char *) = part;
     }
     va_end(ap);
-    return apr_array_pstrcat(p, parts, '&');
+    /* forms carry tokens and client secrets: every copy is zeroed with the pool */
+    out = apr_array_pstrcat(p, parts, '&');
+    igraph_wipe_on_clear(p, out, strlen(out));
+    return out;
 }
 
 char *igraph_html_escape(apr_pool_t *p, const char *s)

@@ -45,6 +45,7 @@ typedef enum {
 #define MIG_DEFAULT_INTERVAL 60
 #define MIG_DEFAULT_PUBLISH_WAIT 180
 #define MIG_DEFAULT_PUBLISH_TIMEOUT 600
+#define MIG_DEFAULT_GRAPH_TIMEOUT 20
 #define MIG_DEFAULT_CONCURRENCY 2
 #define MIG_DEFAULT_MAX_RISK 0.2
 
@@ -62,6 +63,7 @@ typedef struct mig_srv_cfg {
     apr_int64_t maintenance_interval;      /* seconds, -1 unset (default 60 s) */
     apr_int64_t publish_wait;              /* seconds, -1 unset (default 180 s) */
     apr_int64_t publish_timeout;           /* seconds, -1 unset (default 600 s) */
+    apr_int64_t graph_timeout;             /* seconds per Graph call, -1 unset (20 s) */
     int publish_concurrency;               /* jobs in flight per account, -1 unset (2) */
     const char *affiliate_hosts;           /* comma list or NULL */
     const char *webhook_verify_token;      /* IGraphWebhookVerifyToken */

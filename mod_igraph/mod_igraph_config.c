@@ -55,6 +55,7 @@ void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->maintenance_interval = -1;
     c->publish_wait = -1;
     c->publish_timeout = -1;
+    c->graph_timeout = -1;
     c->publish_concurrency = -1;
     c->max_risk = -1;
     c->require_license = -1;
@@ -88,6 +89,7 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     c->publish_wait = (add->publish_wait != -1) ? add->publish_wait : base->publish_wait;
     c->publish_timeout = (add->publish_timeout != -1) ? add->publish_timeout
                                                       : base->publish_timeout;
+    c->graph_timeout = (add->graph_timeout != -1) ? add->graph_timeout : base->graph_timeout;
     c->publish_concurrency = (add->publish_concurrency != -1) ? add->publish_concurrency
                                                               : base->publish_concurrency;
     c->max_risk = (add->max_risk >= 0) ? add->max_risk : base->max_risk;
@@ -237,7 +239,7 @@ static const char *read_secret_file(cmd_parms *cmd, const char *what, const char
     }
     err = check_secret(cmd->pool, what, buf);
     if (!err) {
-        *out = apr_pstrdup(cmd->pool, buf);
+        *out = igraph_secret_strdup(cmd->pool, buf);
     }
     igraph_secure_zero(buf, sizeof(buf));
     return err;
@@ -270,9 +272,16 @@ static const char *set_app_id(cmd_parms *cmd, void *dc, const char *arg)
     return set_checked(cmd, check_app_id, arg);
 }
 
+/* Secrets live in memory that core dumps leave out (igraph_secret_alloc); the word httpd copied
+ * out of the configuration line for us is zeroed. */
 static const char *set_app_secret(cmd_parms *cmd, void *dc, const char *arg)
 {
-    return set_checked(cmd, check_secret, arg);
+    const char *err = check_secret(cmd->pool, cmd->cmd->name, arg);
+    if (!err) {
+        SLOT(cmd_srv(cmd), cmd->info) = igraph_secret_strdup(cmd->pool, arg);
+        igraph_secure_zero((char *)arg, strlen(arg));
+    }
+    return err;
 }
 
 static const char *set_app_secret_file(cmd_parms *cmd, void *dc, const char *arg)
@@ -409,6 +418,9 @@ static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
         lo = 10;
         hi = 86400;
     }
+    else if (off == APR_OFFSETOF(mig_srv_cfg, graph_timeout)) {
+        hi = 300;
+    }
     if (secs < lo || secs > hi) {
         return apr_psprintf(cmd->pool, "%s must be between %" APR_INT64_T_FMT "s and %"
                             APR_INT64_T_FMT "s", cmd->cmd->name, lo, hi);
@@ -510,6 +522,9 @@ const command_rec mig_cmds[] = {
     AP_INIT_TAKE1("IGraphPublishTimeout", set_duration,
                   (void *)APR_OFFSETOF(mig_srv_cfg, publish_timeout), RSRC_CONF,
                   "how long a job may wait for Meta to process its media (default 10m)"),
+    AP_INIT_TAKE1("IGraphGraphTimeout", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, graph_timeout), RSRC_CONF,
+                  "the longest one call to Meta may take, connecting included (default 20s)"),
     AP_INIT_TAKE1("IGraphPublishConcurrency", set_concurrency, NULL, RSRC_CONF,
                   "publish jobs in flight per account (default 2)"),
     AP_INIT_RAW_ARGS("IGraphAffiliateHosts", set_affiliate_hosts, NULL, RSRC_CONF,
@@ -553,6 +568,9 @@ static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c)
         if ((err = env_vars[i].check(p, env_vars[i].var, v))) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s: %s",
                          env_vars[i].var, err);
+        }
+        else if (env_vars[i].check == check_secret) {
+            SLOT(c, env_vars[i].slot) = igraph_secret_strdup(p, v);
         }
         else {
             SLOT(c, env_vars[i].slot) = apr_pstrdup(p, v);
@@ -651,12 +669,6 @@ static apr_hash_t *load_assets(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
     return h;
 }
 
-static apr_status_t zero_key(void *data)
-{
-    igraph_secure_zero(data, sizeof(igraph_key_t));
-    return APR_SUCCESS;
-}
-
 /* Keys are cached per path so that virtual hosts sharing a file share one copy. */
 static igraph_key_t *load_key(apr_pool_t *pconf, server_rec *s, const char *path,
                               apr_hash_t *cache, const char **perr)
@@ -665,12 +677,11 @@ static igraph_key_t *load_key(apr_pool_t *pconf, server_rec *s, const char *path
     if (k) {
         return k;
     }
-    k = apr_pcalloc(pconf, sizeof(*k));
+    /* left out of core dumps; zeroed when the configuration goes (graceful restart, stop) */
+    k = igraph_secret_alloc(pconf, sizeof(*k));
     if (igraph_key_load(k, path, 1, pconf, perr) != APR_SUCCESS) {
         return NULL;
     }
-    /* wipe this copy when the configuration goes away (graceful restart, stop) */
-    apr_pool_cleanup_register(pconf, k, zero_key, apr_pool_cleanup_null);
     apr_hash_set(cache, path, APR_HASH_KEY_STRING, k);
     return k;
 }
@@ -706,6 +717,9 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         }
         if (c->publish_timeout < 0) {
             c->publish_timeout = MIG_DEFAULT_PUBLISH_TIMEOUT;
+        }
+        if (c->graph_timeout < 0) {
+            c->graph_timeout = MIG_DEFAULT_GRAPH_TIMEOUT;
         }
         if (c->publish_concurrency < 0) {
             c->publish_concurrency = MIG_DEFAULT_CONCURRENCY;
@@ -772,8 +786,8 @@ igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p)
     g->ig_app_id = c->ig_app_id;
     g->ig_app_secret = c->ig_app_secret;
     g->fb_appsecret_proof = 1;
-    g->connect_timeout_ms = 5000;
-    g->timeout_ms = 20000;
+    g->timeout_ms = (long)c->graph_timeout * 1000;
+    g->connect_timeout_ms = g->timeout_ms < 5000 ? g->timeout_ms : 5000;
     g->max_body = 2 * 1024 * 1024;
     g->max_pages = 50;
     return g;

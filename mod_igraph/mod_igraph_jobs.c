@@ -25,7 +25,8 @@
 
 #define JOB_THREADS 8       /* Graph steps in parallel (a hanging call holds one) */
 #define JOB_THREADS_MAX 16
-#define JOB_CLAIM_TTL 45    /* a step never takes longer (Graph timeout is 20 s) */
+/* a claim outlives the step it covers: a step makes at most two Graph calls (45 s by default) */
+#define JOB_CLAIM_TTL(c) (2 * (c)->graph_timeout + 5)
 #define JOB_BATCH 64        /* due jobs read per query (several queries per dispatch) */
 #define JOB_CHAIN 4         /* steps one task may run back to back when they are due */
 
@@ -448,7 +449,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
             a = igraph_job_next(j, now);
             if (a == IGRAPH_STEP_WAIT || a == IGRAPH_STEP_DONE || *job_stop ||
                 igraph_store_job_claim(&db, p, j->id, task->holder, now,
-                                       now + JOB_CLAIM_TTL) != APR_SUCCESS) {
+                                       now + JOB_CLAIM_TTL(c)) != APR_SUCCESS) {
                 break;
             }
             before = j->status;
@@ -538,7 +539,8 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
                     continue;
                 }
             }
-            if (igraph_store_job_claim(db, p, j->id, holder, now, now + JOB_CLAIM_TTL) !=
+            if (igraph_store_job_claim(db, p, j->id, holder, now,
+                                       now + JOB_CLAIM_TTL(mig_srv(s))) !=
                 APR_SUCCESS) {
                 continue;
             }

@@ -14,6 +14,8 @@ BAD = [
     ("IGraphScopes facebook A,B", "IGraphScopes"),
     ("IGraphRefreshBefore 10x", "IGraphRefreshBefore"),
     ("IGraphMaintenanceInterval 0", "IGraphMaintenanceInterval"),
+    ("IGraphGraphTimeout 0", "IGraphGraphTimeout"),
+    ("IGraphGraphTimeout 10m", "IGraphGraphTimeout"),
     ("IGraphRequireUser maybe", "IGraphRequireUser"),
     ("IGraphAppSecretFile /nonexistent/secret", "IGraphAppSecretFile"),
     ("IGraphTokenKeyFile /etc/hostname", "IGraphTokenKeyFile"),
@@ -39,6 +41,7 @@ Listen 127.0.0.1:{p2}
     IGraphScopes facebook pages_show_list,instagram_basic
     IGraphRefreshBefore 7d
     IGraphMaintenanceInterval 30s
+    IGraphGraphTimeout 45s
 </VirtualHost>
 """
     from harness import free_port

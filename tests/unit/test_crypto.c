@@ -356,6 +356,79 @@ static void test_key_load(void **state)
     rmdir(dir);
 }
 
+static int all_zero(const char *b, apr_size_t n)
+{
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (b[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Pool memory that held a secret reads as zeroes once the pool is cleared. apr_pool_clear keeps
+ * the pool's first block, so these small allocations stay mapped and readable. */
+static void test_wipe_on_clear(void **state)
+{
+    apr_pool_t *p = *state, *sp;
+    igraph_key_t key;
+    const char *tok = "EAAGtokenSecretValue0123456789";
+    char *copy, *plain, *sealed;
+    char stack[16] = "not in a pool";
+    apr_size_t n = strlen(tok);
+
+    make_key(&key, 9);
+    assert_int_equal(apr_pool_create(&sp, p), APR_SUCCESS);
+    copy = igraph_pstrdup_secret(sp, tok);
+    sealed = igraph_seal_str(p, &key, "aad", tok);
+    plain = igraph_unseal_str(sp, &key, "aad", sealed);
+    assert_string_equal(copy, tok);
+    assert_string_equal(plain, tok);
+    assert_null(igraph_pstrdup_secret(sp, NULL));
+    igraph_wipe_on_clear(sp, NULL, 5);  /* ignored */
+    igraph_wipe_on_clear(sp, stack, 0); /* ignored */
+    apr_pool_clear(sp);
+    assert_true(all_zero(copy, n + 1));
+    assert_true(all_zero(plain, n + 1));
+    assert_string_equal(stack, "not in a pool");
+    apr_pool_destroy(sp);
+}
+
+/* Long-lived secrets sit in their own mapping, flagged "dd" (no dump) in /proc/self/smaps. */
+static void test_secret_alloc(void **state)
+{
+    apr_pool_t *p = *state, *sp;
+    unsigned long lo, hi, addr;
+    char line[512], *s;
+    int in_map = 0, dd = -1;
+    FILE *f;
+
+    assert_int_equal(apr_pool_create(&sp, p), APR_SUCCESS);
+    s = igraph_secret_strdup(sp, "app-secret-value");
+    assert_string_equal(s, "app-secret-value");
+    assert_null(igraph_secret_strdup(sp, NULL));
+    addr = (unsigned long)s;
+    f = fopen("/proc/self/smaps", "r");
+    if (!f) {
+        apr_pool_destroy(sp);
+        skip();
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            in_map = addr >= lo && addr < hi;
+        }
+        else if (in_map && strncmp(line, "VmFlags:", 8) == 0) {
+            dd = strstr(line, " dd") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    assert_int_equal(dd, 1);
+    apr_pool_destroy(sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +441,8 @@ int main(void)
         cmocka_unit_test(test_ct_equal),
         cmocka_unit_test_setup_teardown(test_key_parse, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_key_load, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_wipe_on_clear, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_alloc, test_pool_setup, test_pool_teardown),
     };
     int rc;
 
