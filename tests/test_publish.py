@@ -278,7 +278,7 @@ def test_dropped_publish_response_never_publishes_twice(pub, fake):
 
 
 def test_concurrency_cap_per_account(make_httpd, fake):
-    fake.control("config", {"container": {"finish_after_seconds": 3}})
+    fake.control("config", {"container": {"finish_after_seconds": 1}})
     fake.control("ig_user", {"username": "cap.acct"})
     h = make_httpd(directives="IGraphPublishConcurrency 1")
     s = h.session()
@@ -317,7 +317,10 @@ def _kill_worker(h):
 def test_restart_mid_job_resumes_without_double_publish(make_httpd, fake, state, how):
     fake.control("config", {"container": {"finish_after_seconds": 4}})
     fake.control("ig_user", {"username": "restart.acct"})
-    h = make_httpd(mpm="prefork", allowed=[r"AH00052"] if how == "kill" else [])
+    # Graph calls time out after 5 s, so a job claimed by a killed worker is free again after
+    # 15 s (the claim outlives two calls) instead of 45 s
+    h = make_httpd(mpm="prefork", allowed=[r"AH00052"] if how == "kill" else [],
+                   directives="IGraphGraphTimeout 5s")
     s = h.session()
     connect(h, s, "instagram")
     body = {**REEL, "wait": 0}

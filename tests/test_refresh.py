@@ -104,11 +104,13 @@ def test_transient_failure_is_retried_later_not_lost(ig_httpd, fake):
     assert row(h)[0] == "active" and row(h)[3] == 0
 
 
-def test_timeout_is_retried_later(ig_httpd, fake):
-    h = ig_httpd
+def test_timeout_is_retried_later(make_httpd, fake):
+    fake.control("ig_user", {"username": "ig.creator"})
+    h = make_httpd(faketime=True, directives=FAST + "\nIGraphGraphTimeout 3s")
+    assert connect(h, h.session(), "instagram").status_code == 302
     before = row(h)[1]
     fake.control("fault", {"route": "graph.instagram.com/refresh_access_token", "kind": "hang",
-                           "seconds": 25, "times": 1})
+                           "seconds": 8, "times": 1})
     move(h, fake, 46 * DAY)
     assert wait_for(lambda: row(h)[3] == 1, timeout=40)
     move(h, fake, 46 * DAY + 2 * 3600)
