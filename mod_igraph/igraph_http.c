@@ -6,6 +6,8 @@
  * their query string: token exchanges and paging links carry secrets there. Response bodies and
  * header lines we build are zeroed when the caller's pool is cleared (igraph_wipe_on_clear).
  */
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <apr_lib.h>
@@ -23,6 +25,81 @@
 #define IGRAPH_HTTP_TIMEOUT_MS 30000L
 #define IGRAPH_HTTP_MAX_BODY ((apr_size_t)4 * 1024 * 1024)
 #define IGRAPH_HTTP_BUF_MIN ((apr_size_t)8 * 1024)
+
+/* ---- libcurl's allocator: malloc, with every block zeroed before free ----------------------- */
+
+static volatile int igraph_http_zalloc_seen;
+
+static void *igraph_http_zmalloc(size_t n)
+{
+    igraph_http_zalloc_seen = 1;
+    return malloc(n);
+}
+
+static void igraph_http_zfree(void *p)
+{
+    if (p) {
+        igraph_secure_zero(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static void *igraph_http_zrealloc(void *p, size_t n)
+{
+    size_t old;
+    void *q;
+
+    if (!p) {
+        return igraph_http_zmalloc(n);
+    }
+    if (n == 0) {
+        igraph_http_zfree(p);
+        return NULL;
+    }
+    /* a moving realloc would hand the old block back uncleared: copy, then zero and free */
+    old = malloc_usable_size(p);
+    q = malloc(n);
+    if (!q) {
+        return NULL;
+    }
+    memcpy(q, p, old < n ? old : n);
+    igraph_http_zfree(p);
+    return q;
+}
+
+static char *igraph_http_zstrdup(const char *s)
+{
+    return strdup(s);
+}
+
+static void *igraph_http_zcalloc(size_t n, size_t size)
+{
+    return calloc(n, size);
+}
+
+apr_status_t igraph_http_global_init(int *wiping)
+{
+    char *probe;
+
+    igraph_http_zalloc_seen = 0;
+    if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, igraph_http_zmalloc, igraph_http_zfree,
+                             igraph_http_zrealloc, igraph_http_zstrdup,
+                             igraph_http_zcalloc) != CURLE_OK) {
+        return APR_EGENERAL;
+    }
+    if (wiping) {
+        /* libcurl ignores the allocator when it was set up before: see whether it is ours */
+        probe = curl_easy_escape(NULL, "probe", 5);
+        *wiping = igraph_http_zalloc_seen;
+        curl_free(probe);
+    }
+    return APR_SUCCESS;
+}
+
+void igraph_http_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
 
 typedef struct igraph_http_ctx_t {
     apr_pool_t *p;

@@ -1,6 +1,6 @@
 /* igraph_http.h: one blocking HTTP exchange with libcurl (after httpd's md_curl.c).
- * Thread-safe (an easy handle per call, CURLOPT_NOSIGNAL); curl_global_init is the caller's job
- * (the Apache glue does it once in post_config). */
+ * Thread-safe (an easy handle per call, CURLOPT_NOSIGNAL) once igraph_http_global_init has run
+ * (the Apache glue does it once per child process, in child_init). */
 #ifndef IGRAPH_HTTP_H
 #define IGRAPH_HTTP_H
 
@@ -27,6 +27,15 @@ typedef struct igraph_http_resp_t {
     apr_table_t *headers;        /* response headers (last response), names as received */
     const char *error;           /* transport error text (curl_easy_strerror) or NULL */
 } igraph_http_resp_t;
+
+/* Sets libcurl up for this process (curl_global_init_mem) with an allocator that zeroes each
+ * block before it goes back to malloc: libcurl keeps request lines, Authorization headers and
+ * answers (tokens, client secrets) in buffers of its own. The allocator is plain malloc with
+ * zeroing added, so blocks from libc's malloc and from it mix safely. *wiping (may be NULL) is
+ * 1 when libcurl uses it, 0 when libcurl had been set up before (by another module) and keeps
+ * its allocator. Balanced by igraph_http_global_cleanup. */
+apr_status_t igraph_http_global_init(int *wiping);
+void igraph_http_global_cleanup(void);
 
 /* Returns APR_SUCCESS when a response arrived (whatever its HTTP status), APR_TIMEUP on timeout,
  * APR_ECONNREFUSED when the peer cannot be reached, APR_ENOSPC when the response body exceeds

@@ -23,6 +23,7 @@
 #include <apr_strings.h>
 
 #include "mod_igraph.h"
+#include "igraph_http.h"
 #include "igraph_log.h"
 #include "mod_igraph_web.h"
 #include <http_request.h>
@@ -40,7 +41,7 @@ static void log_sink(void *baton, int level, const char *file, int line, const c
 
 static apr_status_t curl_cleanup(void *data)
 {
-    curl_global_cleanup();
+    igraph_http_global_cleanup();
     return APR_SUCCESS;
 }
 
@@ -146,14 +147,6 @@ static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     log_server = s;
     igraph_log_set_sink(log_sink, s, module_log_level(s));
 
-    /* Once per configuration generation, in the single-threaded root parent; balanced by the
-     * pool cleanup so graceful restarts neither leak nor double-initialise. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "IG0005: curl_global_init failed");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    apr_pool_cleanup_register(pconf, NULL, curl_cleanup, apr_pool_cleanup_null);
-
     {
         server_rec *vs;
         for (vs = s; vs; vs = vs->next) {
@@ -164,9 +157,25 @@ static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     return mig_config_finish(pconf, ptemp, s);
 }
 
+/* libcurl is set up in each child, before its threads start (the maintenance thread and the
+ * publish workers are started here, after it), and never in the parent, which makes no Graph calls. Its
+ * allocator, which zeroes freed blocks, then lives in a process that never unloads this module:
+ * a parent reloads modules at every restart, and libcurl would keep calling into the old copy. */
 static void mig_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    int wiping = 0;
+
     igraph_log_set_sink(log_sink, s, module_log_level(s));
+    if (igraph_http_global_init(&wiping) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "IG0005: curl_global_init failed");
+        return; /* no Graph calls in this child: no worker either */
+    }
+    apr_pool_cleanup_register(pchild, NULL, curl_cleanup, apr_pool_cleanup_null);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 wiping ? "IG0013: libcurl set up; its buffers are zeroed when freed"
+                        : "IG0013: libcurl was set up by another module; its buffers are not "
+                          "zeroed when freed");
+    mig_worker_child_init(pchild, s);
 }
 
 static void mig_optional_fns(void)

@@ -109,6 +109,9 @@ igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p);
 
 /* mod_igraph_worker.c: the maintenance thread (one active across all children) */
 void mig_worker_register_hooks(apr_pool_t *p);
+/* Starts the child's maintenance thread and publish workers (from mod_igraph.c's child_init,
+ * once libcurl is set up). */
+void mig_worker_child_init(apr_pool_t *pchild, server_rec *s);
 /* Refreshes one account now (API route and worker). Fills *detail. */
 igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool_t *p,
                                         const igraph_account_t *a, int force,

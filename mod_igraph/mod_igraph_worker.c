@@ -299,7 +299,7 @@ static int worker_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     return OK;
 }
 
-static void worker_child_init(apr_pool_t *pchild, server_rec *s)
+void mig_worker_child_init(apr_pool_t *pchild, server_rec *s)
 {
     mig_worker *w;
     apr_allocator_t *a = apr_pool_allocator_get(pchild);
@@ -352,9 +352,7 @@ static void worker_child_init(apr_pool_t *pchild, server_rec *s)
 
 void mig_worker_register_hooks(apr_pool_t *p)
 {
-    static const char *const after_dbd[] = {"mod_dbd.c", NULL};
     ap_hook_pre_config(worker_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(worker_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(worker_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_stopping(worker_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
 }

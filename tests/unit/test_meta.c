@@ -32,6 +32,7 @@
 #include "igraph_meta.h"
 #include "igraph_store.h"
 #include "igraph_util.h"
+#include "igraph_http.h"
 #include "support.h"
 
 #define IG_SECRET "ig-app-secret-0123"
@@ -1321,11 +1322,11 @@ int main(void)
     if (test_init() != 0 || test_db_init("test_meta", "TEST_META_PGSQL") != 0) {
         return 1;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    igraph_http_global_init(NULL);
     test_log_capture(IGRAPH_LOG_DEBUG, "TEST_STORE_VERBOSE");
     failed = cmocka_run_group_tests_name("meta", pure, NULL, NULL);
     failed += cmocka_run_group_tests_name("meta store", store, NULL, NULL);
-    curl_global_cleanup();
+    igraph_http_global_cleanup();
     test_done();
     return failed;
 }

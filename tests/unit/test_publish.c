@@ -19,6 +19,7 @@
 
 #include "igraph_graph.h"
 #include "igraph_log.h"
+#include "igraph_http.h"
 #include "support.h"
 
 /* ---- log capture: no token may reach the log ---------------------------------------------- */
@@ -421,10 +422,10 @@ int main(void)
     int rc;
 
     apr_initialize();
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    igraph_http_global_init(NULL);
     test_log_capture(IGRAPH_LOG_TRACE1, NULL);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
+    igraph_http_global_cleanup();
     apr_terminate();
     return rc;
 }

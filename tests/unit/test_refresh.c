@@ -26,6 +26,7 @@
 #include "igraph_refresh.h"
 #include "igraph_store.h"
 #include "igraph_util.h"
+#include "igraph_http.h"
 #include "support.h"
 
 #define DAY 86400
@@ -1027,10 +1028,10 @@ int main(void)
     if (test_init() != 0 || test_db_init("test_refresh", NULL) != 0) {
         return 1;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    igraph_http_global_init(NULL);
     test_log_capture(IGRAPH_LOG_DEBUG, "TEST_REFRESH_VERBOSE");
     failed = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
+    igraph_http_global_cleanup();
     test_done();
     return failed;
 }
