@@ -710,6 +710,17 @@ static apr_status_t igraph_store_select(igraph_db_t *db, apr_pool_t *p, igraph_s
     return APR_SUCCESS;
 }
 
+/* A labelled statement with its parameters inline: IGRAPH_QUERY(db, p, st, &nrows, a, b, ...)
+ * (nrows may be NULL), IGRAPH_SELECT(db, p, st, &res, a, b, ...). The parameters become a
+ * compound-literal array whose length the statement table checks. */
+#define IGRAPH_ARGV(...) ((const char *[]){__VA_ARGS__})
+#define IGRAPH_QUERY(db, p, st, nrows, ...)                                                        \
+    igraph_store_query(db, p, st, nrows, IGRAPH_ARGV(__VA_ARGS__),                                 \
+                       IGRAPH_NARGS(IGRAPH_ARGV(__VA_ARGS__)))
+#define IGRAPH_SELECT(db, p, st, res, ...)                                                         \
+    igraph_store_select(db, p, st, res, IGRAPH_ARGV(__VA_ARGS__),                                  \
+                        IGRAPH_NARGS(IGRAPH_ARGV(__VA_ARGS__)))
+
 /* Column as a pool string; NULL for SQL NULL. */
 static const char *igraph_col_str(igraph_db_t *db, apr_pool_t *p, apr_dbd_row_t *row, int col)
 {
@@ -1051,28 +1062,10 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
     }
 
     now = igraph_i64(p, igraph_now());
-    {
-        const char *args[] = {
-            platform,
-            a->login,
-            a->ig_user_id,
-            a->owner,
-            a->username,
-            a->name,
-            a->picture_url,
-            a->page_id,
-            a->page_name,
-            a->app_user_id,
-            access_enc,
-            user_enc,
-            igraph_i64(p, a->token_expires_at),
-            igraph_i64(p, a->token_issued_at),
-            a->scopes,
-            now,
-            now,
-        };
-        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_UPSERT, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_UPSERT, &res, platform, a->login, a->ig_user_id,
+                       a->owner, a->username, a->name, a->picture_url, a->page_id, a->page_name,
+                       a->app_user_id, access_enc, user_enc, igraph_i64(p, a->token_expires_at),
+                       igraph_i64(p, a->token_issued_at), a->scopes, now, now);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1115,10 +1108,7 @@ apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const ch
     if (!owner || !out) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {owner};
-        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_LIST, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_LIST, &res, owner);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1146,10 +1136,7 @@ apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char
     if (!owner || !out) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {igraph_i64(p, id), owner};
-        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_GET, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_GET, &res, igraph_i64(p, id), owner);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1174,12 +1161,8 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
     if (!owner || !status) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {status, last_error, igraph_i64(p, igraph_now()), igraph_i64(p, id),
-                              owner};
-        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_SET_STATUS, &nrows, args,
-                                IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_SET_STATUS, &nrows, status, last_error,
+                      igraph_i64(p, igraph_now()), igraph_i64(p, id), owner);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1195,10 +1178,7 @@ apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const c
     if (!owner) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {igraph_i64(p, id), owner};
-        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_DELETE, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_DELETE, &nrows, igraph_i64(p, id), owner);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1231,13 +1211,10 @@ apr_status_t igraph_store_state_put(igraph_db_t *db, apr_pool_t *p, const char *
         return APR_EINVAL;
     }
     now = igraph_i64(p, igraph_now());
-    {
-        const char *args[] = {now};
-        rv = igraph_store_query(db, p, IGRAPH_ST_STATE_PURGE, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_STATE_PURGE, NULL, now);
     if (rv == APR_SUCCESS) {
-        const char *args[] = {state_hash, owner, login, now, igraph_i64(p, expires_at)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_STATE_INSERT, NULL, args, IGRAPH_NARGS(args));
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_STATE_INSERT, NULL, state_hash, owner, login, now,
+                          igraph_i64(p, expires_at));
     }
     return rv;
 }
@@ -1255,10 +1232,7 @@ apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char 
         return APR_EINVAL;
     }
     snow = igraph_i64(p, now);
-    {
-        const char *args[] = {state_hash, owner, snow};
-        rv = igraph_store_select(db, p, IGRAPH_ST_STATE_SELECT, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_STATE_SELECT, &res, state_hash, owner, snow);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1271,10 +1245,7 @@ apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char 
         return APR_NOTFOUND;
     }
     /* The DELETE decides: of two concurrent takers only one removes the row. */
-    {
-        const char *args[] = {state_hash, owner, snow};
-        rv = igraph_store_query(db, p, IGRAPH_ST_STATE_DELETE, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_STATE_DELETE, &nrows, state_hash, owner, snow);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1303,13 +1274,10 @@ apr_status_t igraph_store_pending_put(igraph_db_t *db, apr_pool_t *p, const igra
         return APR_EGENERAL;
     }
     now = igraph_i64(p, igraph_now());
-    {
-        const char *args[] = {now};
-        rv = igraph_store_query(db, p, IGRAPH_ST_PENDING_PURGE, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_PENDING_PURGE, NULL, now);
     if (rv == APR_SUCCESS) {
-        const char *args[] = {id, owner, kind, enc, now, igraph_i64(p, expires_at)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_PENDING_INSERT, NULL, args, IGRAPH_NARGS(args));
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_PENDING_INSERT, NULL, id, owner, kind, enc, now,
+                          igraph_i64(p, expires_at));
     }
     return rv;
 }
@@ -1327,10 +1295,7 @@ apr_status_t igraph_store_pending_get(igraph_db_t *db, apr_pool_t *p, const igra
     if (!key || !id || !owner) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {id, owner, igraph_i64(p, now)};
-        rv = igraph_store_select(db, p, IGRAPH_ST_PENDING_SELECT, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_PENDING_SELECT, &res, id, owner, igraph_i64(p, now));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1365,10 +1330,7 @@ apr_status_t igraph_store_pending_delete(igraph_db_t *db, apr_pool_t *p, const c
     if (!id) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {id};
-        rv = igraph_store_query(db, p, IGRAPH_ST_PENDING_DELETE, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_PENDING_DELETE, NULL, id);
     return rv;
 }
 
@@ -1385,18 +1347,13 @@ apr_status_t igraph_store_lease(igraph_db_t *db, apr_pool_t *p, const char *name
         return APR_EINVAL;
     }
     until = igraph_i64(p, now + ttl);
-    {
-        const char *args[] = {name, holder, until};
-        rv = igraph_store_query(db, p, IGRAPH_ST_LEASE_INSERT, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_LEASE_INSERT, &nrows, name, holder, until);
     if (rv != APR_SUCCESS || nrows == 1) {
         return rv;
     }
     /* The row exists: take it over only when it is ours (renewal) or has expired. */
-    {
-        const char *args[] = {holder, until, name, holder, igraph_i64(p, now)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_LEASE_TAKE, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_LEASE_TAKE, &nrows, holder, until, name, holder,
+                      igraph_i64(p, now));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1411,10 +1368,7 @@ apr_status_t igraph_store_lease_release(igraph_db_t *db, apr_pool_t *p, const ch
     if (!name || !holder) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {name, holder};
-        rv = igraph_store_query(db, p, IGRAPH_ST_LEASE_RELEASE, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_LEASE_RELEASE, NULL, name, holder);
     return rv;
 }
 
@@ -1447,11 +1401,8 @@ apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64
     if (!out || limit <= 0 || window < 0) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {igraph_i64(p, now + window), igraph_i64(p, now),
-                              igraph_i64(p, limit)};
-        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_DUE, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_DUE, &res, igraph_i64(p, now + window),
+                       igraph_i64(p, now), igraph_i64(p, limit));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1468,10 +1419,7 @@ apr_status_t igraph_store_account_get_any(igraph_db_t *db, apr_pool_t *p, apr_in
     if (!out) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {igraph_i64(p, id)};
-        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_GET_ANY, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_GET_ANY, &res, igraph_i64(p, id));
     if (rv != APR_SUCCESS || (rv = igraph_accounts_read_all(db, p, res, &list)) != APR_SUCCESS) {
         return rv;
     }
@@ -1491,11 +1439,8 @@ apr_status_t igraph_store_account_claim(igraph_db_t *db, apr_pool_t *p, apr_int6
     if (!holder) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {holder, igraph_i64(p, until), igraph_i64(p, id), holder,
-                              igraph_i64(p, now)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_CLAIM, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_CLAIM, &nrows, holder, igraph_i64(p, until),
+                      igraph_i64(p, id), holder, igraph_i64(p, now));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1510,10 +1455,7 @@ apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_in
     if (!holder) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {igraph_i64(p, id), holder};
-        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_UNCLAIM, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_UNCLAIM, NULL, igraph_i64(p, id), holder);
     return rv;
 }
 
@@ -1548,20 +1490,9 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
         return APR_EGENERAL;
     }
     sid = igraph_i64(p, a->id);
-    {
-        const char *args[] = {access_enc,
-                              user_enc,
-                              igraph_i64(p, expires_at),
-                              igraph_i64(p, issued_at),
-                              a->username,
-                              a->name,
-                              a->picture_url,
-                              igraph_i64(p, igraph_now()),
-                              sid,
-                              igraph_i64(p, issued_at)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_TOKENS_UPDATE, &nrows, args,
-                                IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_TOKENS_UPDATE, &nrows, access_enc, user_enc,
+                      igraph_i64(p, expires_at), igraph_i64(p, issued_at), a->username, a->name,
+                      a->picture_url, igraph_i64(p, igraph_now()), sid, igraph_i64(p, issued_at));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1583,12 +1514,9 @@ apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p,
     apr_status_t rv;
     int nrows = 0;
 
-    {
-        const char *args[] = {status, last_error, igraph_i64(p, next_refresh_at),
-                              igraph_i64(p, igraph_now()), igraph_i64(p, id)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_ACCOUNT_REFRESH_FAILED, &nrows, args,
-                                IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_REFRESH_FAILED, &nrows, status, last_error,
+                      igraph_i64(p, next_refresh_at), igraph_i64(p, igraph_now()),
+                      igraph_i64(p, id));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1651,11 +1579,7 @@ apr_status_t igraph_store_account_find(igraph_db_t *db, apr_pool_t *p, const cha
         else {
             id = 0;
         }
-        {
-            const char *args[] = {owner, sid, ref};
-            rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_FIND_NUM, &res, args,
-                                     IGRAPH_NARGS(args));
-        }
+        rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_FIND_NUM, &res, owner, sid, ref);
     }
     else {
         const char *name = *ref == '@' ? ref + 1 : ref;
@@ -1663,11 +1587,7 @@ apr_status_t igraph_store_account_find(igraph_db_t *db, apr_pool_t *p, const cha
         if (!*name) {
             return APR_NOTFOUND;
         }
-        {
-            const char *args[] = {owner, name};
-            rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_FIND_NAME, &res, args,
-                                     IGRAPH_NARGS(args));
-        }
+        rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_FIND_NAME, &res, owner, name);
     }
     if (rv != APR_SUCCESS) {
         return rv;
@@ -1684,10 +1604,7 @@ apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const 
     if (!owner || !out) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {owner};
-        rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_ACTIVE, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_ACTIVE, &res, owner);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1850,38 +1767,16 @@ apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igrap
     if (idempotency_key && !*idempotency_key) {
         idempotency_key = NULL;
     }
-    {
-        const char *args[] = {j->id,
-                              igraph_i64(p, j->account_id),
-                              j->owner,
-                              j->login,
-                              j->ig_user_id,
-                              igraph_media_name(j->media_type),
-                              status,
-                              j->request,
-                              j->creation_id,
-                              j->children,
-                              igraph_itoa(p, j->n_children_expected),
-                              igraph_itoa(p, j->children_ready),
-                              j->media_id,
-                              j->permalink,
-                              j->error,
-                              j->error_message,
-                              igraph_i64(p, j->error_subcode),
-                              igraph_itoa(p, j->attempts),
-                              igraph_itoa(p, j->polls),
-                              igraph_itoa(p, j->publish_sent ? 1 : 0),
-                              igraph_i64(p, j->created_at),
-                              igraph_i64(p, j->updated_at),
-                              igraph_i64(p, j->publish_at),
-                              igraph_i64(p, j->next_at),
-                              igraph_i64(p, j->container_created_at),
-                              igraph_i64(p, j->deadline),
-                              j->caption,
-                              idempotency_key,
-                              media_key};
-        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_INSERT, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(
+        db, p, IGRAPH_ST_JOB_INSERT, &nrows, j->id, igraph_i64(p, j->account_id), j->owner,
+        j->login, j->ig_user_id, igraph_media_name(j->media_type), status, j->request,
+        j->creation_id, j->children, igraph_itoa(p, j->n_children_expected),
+        igraph_itoa(p, j->children_ready), j->media_id, j->permalink, j->error, j->error_message,
+        igraph_i64(p, j->error_subcode), igraph_itoa(p, j->attempts), igraph_itoa(p, j->polls),
+        igraph_itoa(p, j->publish_sent ? 1 : 0), igraph_i64(p, j->created_at),
+        igraph_i64(p, j->updated_at), igraph_i64(p, j->publish_at), igraph_i64(p, j->next_at),
+        igraph_i64(p, j->container_created_at), igraph_i64(p, j->deadline), j->caption,
+        idempotency_key, media_key);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1946,10 +1841,8 @@ apr_status_t igraph_store_jobs_list(igraph_db_t *db, apr_pool_t *p, const char *
     }
     /* NULL arguments switch the filters off */
     sacc = account_id ? igraph_i64(p, account_id) : NULL;
-    {
-        const char *args[] = {owner, status, status, sacc, sacc, igraph_itoa(p, limit)};
-        rv = igraph_store_select(db, p, IGRAPH_ST_JOB_LIST, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_JOB_LIST, &res, owner, status, status, sacc, sacc,
+                       igraph_itoa(p, limit));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1966,30 +1859,14 @@ apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_
     if (!j || !j->id || !holder || !(status = igraph_job_status_str(j->status))) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {status,
-                              j->creation_id,
-                              j->children,
-                              igraph_itoa(p, j->n_children_expected),
-                              igraph_itoa(p, j->children_ready),
-                              j->media_id,
-                              j->permalink,
-                              j->error,
-                              j->error_message,
-                              igraph_i64(p, j->error_subcode),
-                              igraph_itoa(p, j->attempts),
-                              igraph_itoa(p, j->polls),
-                              igraph_itoa(p, j->publish_sent ? 1 : 0),
-                              igraph_i64(p, j->updated_at),
-                              igraph_i64(p, j->publish_at),
-                              igraph_i64(p, j->next_at),
-                              igraph_i64(p, j->container_created_at),
-                              igraph_i64(p, j->deadline),
-                              j->caption,
-                              j->id,
-                              holder};
-        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_SAVE, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_SAVE, &nrows, status, j->creation_id, j->children,
+                      igraph_itoa(p, j->n_children_expected), igraph_itoa(p, j->children_ready),
+                      j->media_id, j->permalink, j->error, j->error_message,
+                      igraph_i64(p, j->error_subcode), igraph_itoa(p, j->attempts),
+                      igraph_itoa(p, j->polls), igraph_itoa(p, j->publish_sent ? 1 : 0),
+                      igraph_i64(p, j->updated_at), igraph_i64(p, j->publish_at),
+                      igraph_i64(p, j->next_at), igraph_i64(p, j->container_created_at),
+                      igraph_i64(p, j->deadline), j->caption, j->id, holder);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2081,10 +1958,8 @@ apr_status_t igraph_store_job_claim(igraph_db_t *db, apr_pool_t *p, const char *
     if (!id || !holder) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {holder, igraph_i64(p, until), id, holder, igraph_i64(p, now)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_CLAIM, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_CLAIM, &nrows, holder, igraph_i64(p, until), id, holder,
+                      igraph_i64(p, now));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2099,10 +1974,7 @@ apr_status_t igraph_store_job_unclaim(igraph_db_t *db, apr_pool_t *p, const char
     if (!id || !holder) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {id, holder};
-        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_UNCLAIM, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_UNCLAIM, NULL, id, holder);
     return rv;
 }
 
@@ -2114,11 +1986,9 @@ apr_status_t igraph_store_job_postpone(igraph_db_t *db, apr_pool_t *p, const cha
     if (!id) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {apr_psprintf(p, "%" APR_INT64_T_FMT, next_at), id,
-                              apr_psprintf(p, "%" APR_INT64_T_FMT, now)};
-        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_POSTPONE, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_POSTPONE, NULL,
+                      apr_psprintf(p, "%" APR_INT64_T_FMT, next_at), id,
+                      apr_psprintf(p, "%" APR_INT64_T_FMT, now));
     return rv;
 }
 
@@ -2129,10 +1999,7 @@ apr_status_t igraph_store_jobs_release(igraph_db_t *db, apr_pool_t *p, const cha
     if (!holder) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {holder};
-        rv = igraph_store_query(db, p, IGRAPH_ST_JOB_RELEASE, NULL, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_RELEASE, NULL, holder);
     return rv;
 }
 
@@ -2249,34 +2116,23 @@ apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const ch
     }
     /* Everything that hangs off the accounts goes first, while the accounts still say whose it
      * is; the account rows (and with them the sealed tokens) last. */
-    {
-        const char *args[] = {app_user_id, login, login};
-        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_JOBS, NULL, args, IGRAPH_NARGS(args));
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_JOBS, NULL, app_user_id, login, login);
+    if (rv == APR_SUCCESS) {
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_EVENTS, NULL, app_user_id, login, login,
+                          app_user_id, login, login);
     }
     if (rv == APR_SUCCESS) {
-        const char *args[] = {app_user_id, login, login, app_user_id, login, login};
-        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_EVENTS, NULL, args, IGRAPH_NARGS(args));
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_PENDING, NULL, app_user_id, login, login);
     }
     if (rv == APR_SUCCESS) {
-        const char *args[] = {app_user_id, login, login};
-        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_PENDING, NULL, args, IGRAPH_NARGS(args));
-    }
-    if (rv == APR_SUCCESS) {
-        const char *args[] = {app_user_id, login, login};
-        rv = igraph_store_query(db, p, IGRAPH_ST_META_DEL_ACCOUNTS, &deleted, args,
-                                IGRAPH_NARGS(args));
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_ACCOUNTS, &deleted, app_user_id, login, login);
     }
     /* Recorded even when nothing matched: Meta may ask about ids we never stored, and the
      * status page must still answer for the code we give back. */
     if (rv == APR_SUCCESS) {
         now = igraph_i64(p, igraph_now());
-        {
-            const char *args[] = {
-                code, app_user_id, login, "completed", igraph_itoa(p, deleted), now, now,
-            };
-            rv = igraph_store_query(db, p, IGRAPH_ST_DELETION_INSERT, NULL, args,
-                                    IGRAPH_NARGS(args));
-        }
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_DELETION_INSERT, NULL, code, app_user_id, login,
+                          "completed", igraph_itoa(p, deleted), now, now);
     }
     rv = igraph_store_end(db, p, rv);
     if (rv == APR_SUCCESS && count) {
@@ -2298,10 +2154,7 @@ apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const cha
     if (!code) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {code};
-        rv = igraph_store_select(db, p, IGRAPH_ST_DELETION_GET, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_DELETION_GET, &res, code);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2343,15 +2196,9 @@ apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
         !*e->dedupe) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {e->ig_id,
-                              e->field,
-                              e->value,
-                              igraph_i64(p, e->time),
-                              igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()),
-                              e->dedupe};
-        rv = igraph_store_query(db, p, IGRAPH_ST_EVENT_INSERT, &nrows, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_EVENT_INSERT, &nrows, e->ig_id, e->field, e->value,
+                      igraph_i64(p, e->time),
+                      igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()), e->dedupe);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2371,10 +2218,7 @@ apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char
     if (!owner || !out || limit <= 0) {
         return APR_EINVAL;
     }
-    {
-        const char *args[] = {owner, igraph_itoa(p, limit)};
-        rv = igraph_store_select(db, p, IGRAPH_ST_EVENT_LIST, &res, args, IGRAPH_NARGS(args));
-    }
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_EVENT_LIST, &res, owner, igraph_itoa(p, limit));
     if (rv != APR_SUCCESS) {
         return rv;
     }
