@@ -208,7 +208,7 @@ def _settle(h, s, job_id, timeout=40):
     {"kind": "nonjson", "status": 200}, {"kind": "truncated", "status": 200},
     {"kind": "huge", "status": 200}, {"kind": "html", "status": 502},
     {"kind": "reset"},
-    {"kind": "drip", "status": 200}, {"kind": "hang", "seconds": 8},
+    {"kind": "drip", "status": 200}, {"kind": "hang", "seconds": 30},
     {"kind": "error", "status": 200, "body": "{\"id\": [1,2,3]}", "content_type": "application/json"},
     {"kind": "error", "status": 200, "body": "{}", "content_type": "application/json"},
 ])
