@@ -16,6 +16,9 @@ HTTPD_NOISE = [r"AH03093: process_socket: apr_pollset_add failure for keep alive
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives headless Chromium")
+    config.addinivalue_line(
+        "markers", "processes: restarts or kills the server, or needs several processes "
+        "(left out of the valgrind run: apache2 -X is one process)")
 
 
 @pytest.fixture(scope="session")

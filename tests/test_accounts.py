@@ -150,6 +150,7 @@ def test_index_and_head(httpd):
     assert s.get(httpd.url("/ig/nothing-here")).status_code == 404
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_concurrent_writes_never_fail_with_database_locked(make_httpd, fake, mpm):
     """Several children write the same SQLite file at once (WAL + busy timeout)."""

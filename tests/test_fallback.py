@@ -61,6 +61,7 @@ def test_unwritable_database_answers_503(make_httpd):
         h.db_path.parent.chmod(0o755)
 
 
+@pytest.mark.processes
 def test_graceful_restart_while_idle(httpd, fake):
     s = httpd.session()
     assert s.get(httpd.url("/ig/api/accounts")).status_code == 200

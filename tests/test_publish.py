@@ -311,6 +311,7 @@ def _kill_worker(h):
             pass
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("state,how", [("processing", "graceful"), ("processing", "kill"),
                                        ("queued", "kill"), ("publishing", "kill"),
                                        ("publishing", "graceful")])

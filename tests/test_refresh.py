@@ -169,7 +169,7 @@ def test_several_children_refresh_each_account_once(make_httpd, fake, mpm):
 
 
 @pytest.mark.parametrize("mpm", ["prefork", "event"])
-@pytest.mark.parametrize("how", ["graceful", "stop"])
+@pytest.mark.parametrize("how", [pytest.param("graceful", marks=pytest.mark.processes), "stop"])
 def test_restart_during_a_sweep_is_prompt(make_httpd, fake, mpm, how):
     fake.control("ig_user", {"username": "ig.slow"})
     h = make_httpd(faketime=True, mpm=mpm, directives=FAST)
