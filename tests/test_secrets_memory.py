@@ -78,15 +78,20 @@ def test_key_secrets_and_tokens_not_left_in_memory(make_httpd, fake, tmp_path):
     # secrets from files: a secret written inline in httpd.conf stays in httpd's own copy of
     # the configuration, which the module does not own
     files = {}
-    for name, value in (("fb", APP_SECRET), ("ig", IG_APP_SECRET)):
+    verify = "mem-verify-token-0123"
+    for name, value in (("fb", APP_SECRET), ("ig", IG_APP_SECRET), ("hook", verify)):
         files[name] = tmp_path / f"{name}.secret"
         files[name].write_text(value + "\n")
     port = free_port()
     h = make_httpd(credentials=False, port=port, directives="\n".join([
         f"IGraphAppID {APP_ID}", f"IGraphAppSecretFile {files['fb']}",
         f"IGraphInstagramAppID {IG_APP_ID}", f"IGraphInstagramAppSecretFile {files['ig']}",
+        f"IGraphWebhookVerifyTokenFile {files['hook']}",
         f"IGraphRedirectURL http://127.0.0.1:{port}/ig/oauth/callback"]))
     s = h.session()
+    r = s.get(h.url("/ig/meta/webhook"), params={"hub.mode": "subscribe", "hub.challenge": "c42",
+                                                 "hub.verify_token": verify})
+    assert (r.status_code, r.text) == (200, "c42")
     assert connect(h, s, "facebook").status_code == 302
     assert connect(h, s, "instagram").status_code == 302
     for a in accounts(h, s):
@@ -102,15 +107,17 @@ def test_key_secrets_and_tokens_not_left_in_memory(make_httpd, fake, tmp_path):
     parent = h.proc.pid
     for pid in _server_pids(h):
         tails = [t[8:] for t in tokens]
-        needles = [key, key_hex.encode()] + secrets + tokens + tails
+        needles = [key, key_hex.encode(), verify.encode()] + secrets + tokens + tails
         try:
             found = _scan(pid, needles)
         except PermissionError:
             pytest.skip("cannot read the server's memory (no CAP_SYS_PTRACE)")
         assert key_hex.encode() not in found, pid
-        for n in [key] + secrets:
+        # the verify token also arrives in Meta's request, which is httpd's memory: checked in
+        # the parent only, which reads it from its file
+        for n in [key] + secrets + ([verify.encode()] if pid == parent else []):
             assert all(dd for _, _, dd in found.get(n, [])), (pid, n[:6], found.get(n))
         assert not [t for t in tokens + tails if t in found], pid
     # the scan does see them (in their no-dump mapping)
-    seen = _scan(parent, [key] + secrets)
-    assert key in seen and secrets[0] in seen and secrets[1] in seen
+    seen = _scan(parent, [key, verify.encode()] + secrets)
+    assert key in seen and verify.encode() in seen and all(n in seen for n in secrets)
