@@ -423,18 +423,17 @@ void igraph_wipe_on_clear(apr_pool_t *p, void *buf, apr_size_t len)
     apr_pool_cleanup_register(p, w, igraph_wipe_cleanup, apr_pool_cleanup_null);
 }
 
+char *igraph_wipe_str(apr_pool_t *p, char *s)
+{
+    if (s) {
+        igraph_wipe_on_clear(p, s, strlen(s));
+    }
+    return s;
+}
+
 char *igraph_pstrdup_secret(apr_pool_t *p, const char *s)
 {
-    char *copy;
-    apr_size_t n;
-
-    if (!s) {
-        return NULL;
-    }
-    n = strlen(s) + 1;
-    copy = apr_pmemdup(p, s, n);
-    igraph_wipe_on_clear(p, copy, n);
-    return copy;
+    return s ? igraph_wipe_str(p, apr_pstrdup(p, s)) : NULL;
 }
 
 typedef struct igraph_secret_map_t {

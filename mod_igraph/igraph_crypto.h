@@ -56,6 +56,9 @@ void igraph_secure_zero(void *p, apr_size_t n);
  * token or an app secret (decrypted values, Graph requests and answers) are registered to be
  * zeroed when their pool is cleared or destroyed. */
 void igraph_wipe_on_clear(apr_pool_t *p, void *buf, apr_size_t len);
+/* Registers the pool string s (may be NULL) to be zeroed with p and returns it, so a builder
+ * can say: url = igraph_wipe_str(p, apr_pstrcat(p, ...)). */
+char *igraph_wipe_str(apr_pool_t *p, char *s);
 /* apr_pstrdup whose copy is zeroed with the pool; NULL for NULL. */
 char *igraph_pstrdup_secret(apr_pool_t *p, const char *s);
 /* len zeroed bytes for long-lived secrets (the token key, app secrets): a private anonymous

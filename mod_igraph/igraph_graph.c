@@ -528,11 +528,9 @@ static char *igraph_graph_url(apr_pool_t *p, const char *base, const char *path,
     while (n > 0 && base[n - 1] == '/') {
         n--;
     }
-    char *url = apr_pstrcat(p, apr_pstrmemdup(p, base, n), "/", path, (query && *query) ? "?" : "",
-                            query ? query : "", NULL);
     /* the query may hold a token or the app secret */
-    igraph_wipe_on_clear(p, url, strlen(url));
-    return url;
+    return igraph_wipe_str(p, apr_pstrcat(p, apr_pstrmemdup(p, base, n), "/", path,
+                                          (query && *query) ? "?" : "", query ? query : "", NULL));
 }
 
 static char *igraph_graph_vpath(apr_pool_t *p, const igraph_graph_t *g, const char *path)
@@ -626,9 +624,8 @@ static apr_status_t igraph_graph_call(const igraph_graph_t *g, apr_pool_t *p, co
     }
     if (bearer) {
         req.headers = apr_table_make(p, 1);
-        char *auth = apr_pstrcat(p, "Bearer ", bearer, NULL);
-        igraph_wipe_on_clear(p, auth, strlen(auth));
-        apr_table_setn(req.headers, "Authorization", auth);
+        apr_table_setn(req.headers, "Authorization",
+                       igraph_wipe_str(p, apr_pstrcat(p, "Bearer ", bearer, NULL)));
     }
     req.connect_timeout_ms = g->connect_timeout_ms;
     req.timeout_ms = g->timeout_ms;
@@ -734,8 +731,7 @@ static apr_status_t igraph_graph_paged(const igraph_graph_t *g, apr_pool_t *p, c
         q = strchr(next, '?');
         params = q ? igraph_form_parse(p, q + 1) : NULL;
         if (params && apr_table_get(params, "access_token")) {
-            const char *at = apr_table_get(params, "access_token");
-            igraph_wipe_on_clear(p, (char *)at, strlen(at));
+            igraph_wipe_str(p, (char *)apr_table_get(params, "access_token"));
             bearer = NULL;
             url = next;
         }
@@ -744,9 +740,8 @@ static apr_status_t igraph_graph_paged(const igraph_graph_t *g, apr_pool_t *p, c
             bearer = token;
             url = next;
             if (proof && !(params && apr_table_get(params, "appsecret_proof"))) {
-                char *u = apr_pstrcat(p, next, q ? "&" : "?", "appsecret_proof=", proof, NULL);
-                igraph_wipe_on_clear(p, u, strlen(u));
-                url = u;
+                url = igraph_wipe_str(
+                    p, apr_pstrcat(p, next, q ? "&" : "?", "appsecret_proof=", proof, NULL));
             }
         }
     }

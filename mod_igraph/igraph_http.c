@@ -270,8 +270,8 @@ static int igraph_http_add_header(void *baton, const char *key, const char *val)
         hb->ok = 0;
         return 0;
     }
-    line = apr_pstrcat(hb->p, key, *val ? ": " : ":", val, NULL);
-    igraph_wipe_on_clear(hb->p, line, strlen(line)); /* Authorization: Bearer <token> */
+    /* Authorization: Bearer <token> */
+    line = igraph_wipe_str(hb->p, apr_pstrcat(hb->p, key, *val ? ": " : ":", val, NULL));
     nl = curl_slist_append(hb->list, line);
     if (!nl) {
         hb->ok = 0;

@@ -210,7 +210,7 @@ char *igraph_form_build(apr_pool_t *p, ...)
 {
     apr_array_header_t *parts = apr_array_make(p, 8, sizeof(const char *));
     const char *key, *val;
-    char *enc, *part, *out;
+    char *enc;
     va_list ap;
 
     va_start(ap, p);
@@ -219,17 +219,13 @@ char *igraph_form_build(apr_pool_t *p, ...)
         if (!val) {
             continue;
         }
-        enc = igraph_url_encode(p, val);
-        part = apr_pstrcat(p, igraph_url_encode(p, key), "=", enc, NULL);
-        igraph_wipe_on_clear(p, enc, strlen(enc));
-        igraph_wipe_on_clear(p, part, strlen(part));
-        APR_ARRAY_PUSH(parts, const char *) = part;
+        enc = igraph_wipe_str(p, igraph_url_encode(p, val));
+        APR_ARRAY_PUSH(parts, const char *) =
+            igraph_wipe_str(p, apr_pstrcat(p, igraph_url_encode(p, key), "=", enc, NULL));
     }
     va_end(ap);
     /* forms carry tokens and client secrets: every copy is zeroed with the pool */
-    out = apr_array_pstrcat(p, parts, '&');
-    igraph_wipe_on_clear(p, out, strlen(out));
-    return out;
+    return igraph_wipe_str(p, apr_array_pstrcat(p, parts, '&'));
 }
 
 char *igraph_html_escape(apr_pool_t *p, const char *s)
