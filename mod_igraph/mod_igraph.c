@@ -158,9 +158,10 @@ static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 }
 
 /* libcurl is set up in each child, before its threads start (the maintenance thread and the
- * publish workers are started here, after it), and never in the parent, which makes no Graph calls. Its
- * allocator, which zeroes freed blocks, then lives in a process that never unloads this module:
- * a parent reloads modules at every restart, and libcurl would keep calling into the old copy. */
+ * publish workers are started here, after it), and never in the parent, which makes no Graph
+ * calls. Its allocator, which zeroes freed blocks, then lives in a process that never unloads
+ * this module: a parent reloads modules at every restart, and libcurl would keep calling into
+ * the old copy. */
 static void mig_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int wiping = 0;
@@ -168,7 +169,7 @@ static void mig_child_init(apr_pool_t *pchild, server_rec *s)
     igraph_log_set_sink(log_sink, s, module_log_level(s));
     if (igraph_http_global_init(&wiping) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "IG0005: curl_global_init failed");
-        return; /* no Graph calls in this child: no worker either */
+        return; /* no background Graph work in this child: no worker either */
     }
     apr_pool_cleanup_register(pchild, NULL, curl_cleanup, apr_pool_cleanup_null);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
