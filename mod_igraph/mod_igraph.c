@@ -39,12 +39,6 @@ static void log_sink(void *baton, int level, const char *file, int line, const c
     }
 }
 
-static apr_status_t curl_cleanup(void *data)
-{
-    igraph_http_global_cleanup();
-    return APR_SUCCESS;
-}
-
 static int module_log_level(const server_rec *s)
 {
     if (s->log.module_levels && s->log.module_levels[APLOG_MODULE_INDEX] >= 0) {
@@ -171,7 +165,8 @@ static void mig_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "IG0005: curl_global_init failed");
         return; /* no background Graph work in this child: no worker either */
     }
-    apr_pool_cleanup_register(pchild, NULL, curl_cleanup, apr_pool_cleanup_null);
+    /* no curl_global_cleanup at child exit: the process goes anyway, and tearing libcurl's and
+     * OpenSSL's global state down while the MPM may still be unwinding threads is a risk */
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  wiping ? "IG0013: libcurl set up; its buffers are zeroed when freed"
                         : "IG0013: libcurl was set up by another module; its buffers are not "
