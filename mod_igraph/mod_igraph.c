@@ -17,6 +17,7 @@
 #include <unixd.h>
 
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <errno.h>
 #include <string.h>
@@ -81,6 +82,48 @@ static void check_storage(server_rec *s)
     }
 }
 
+/* Hands one existing file to the run-time user without ever following a link: the directory
+ * belongs to that user, who could plant "igraph.db-shm -> /etc/shadow" (or a hard link) and have
+ * root chown the target at the next graceful restart. So: lstat, open with O_NOFOLLOW (and
+ * O_NONBLOCK, no FIFO can hold us), check that the descriptor is still the same regular file with
+ * one link, and fchown the descriptor. Anything else is left alone and logged. */
+static void hand_over_file(server_rec *s, const char *f)
+{
+    struct stat ls, fs;
+    int fd;
+
+    if (lstat(f, &ls) != 0) {
+        return; /* not there (yet): the children create it as the run-time user */
+    }
+    if (ls.st_uid == ap_unixd_config.user_id) {
+        return;
+    }
+    if (!S_ISREG(ls.st_mode) || ls.st_nlink != 1) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0014: %s is not a plain file (a symbolic or hard link, or no regular "
+                     "file): not handed to the Apache user; remove it, or chown it yourself if "
+                     "it is right",
+                     f);
+        return;
+    }
+    fd = open(f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0006: cannot hand %s to the Apache user", f);
+        return;
+    }
+    if (fstat(fd, &fs) != 0 || fs.st_dev != ls.st_dev || fs.st_ino != ls.st_ino ||
+        !S_ISREG(fs.st_mode) || fs.st_nlink != 1) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0014: %s changed while it was checked: not handed to the Apache user", f);
+    }
+    else if (fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0006: cannot hand %s to the Apache user", f);
+    }
+    close(fd);
+}
+
 /* With SQLite, the children (not root) write the database file and its -wal/-shm companions,
  * so the file's directory must belong to the run-time user. Runs as root in the parent; a no-op
  * for other drivers or non-root starts. */
@@ -108,7 +151,7 @@ static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
         if (apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE |
                                             APR_FPROT_GREAD | APR_FPROT_GEXECUTE,
                                    ptemp) != APR_SUCCESS ||
-            chown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+            lchown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
                          "IG0006: cannot create the SQLite directory %s for the Apache user",
                          dir);
@@ -123,12 +166,7 @@ static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
                      dir);
     }
     for (i = 0; suffixes[i]; i++) {
-        const char *f = apr_pstrcat(ptemp, file, suffixes[i], NULL);
-        if (stat(f, &st) == 0 && st.st_uid != ap_unixd_config.user_id &&
-            chown(f, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
-                         "IG0006: cannot hand %s to the Apache user", f);
-        }
+        hand_over_file(s, apr_pstrcat(ptemp, file, suffixes[i], NULL));
     }
 }
 

@@ -78,3 +78,48 @@ def test_sqlite_file_is_owned_by_the_apache_user(httpd):
     uid = pwd.getpwnam("www-data").pw_uid
     assert httpd.db_path.stat().st_uid == uid
     assert httpd.db_path.parent.stat().st_uid == uid
+
+
+# The children (www-data) cannot open a -wal/-shm that points at a root file: storage fails
+PLANTED = NO_DBD + [r"IG0014", r"IG03\d\d", r"unable to open", r"readonly", r"disk I/O",
+                    r"AH0063[0-9]", r"AH0062[0-9]", r"AH02655", r"IG001[0-2]"]
+
+
+@pytest.mark.processes
+def test_planted_links_are_never_chowned(make_httpd):
+    """The SQLite directory belongs to the Apache user, who may plant links there; the root
+    parent hands the database files over at every start and graceful restart, and must never
+    chown what a link points to (a symbolic link or a hard link)."""
+    import os
+    h = make_httpd(start=False, allowed=PLANTED)
+    sym_target = h.root / "target-of-symlink"
+    hard_target = h.root / "target-of-hardlink"
+    for t in (sym_target, hard_target):
+        t.write_text("root's own file\n")
+        os.chmod(t, 0o600)
+        os.chown(t, 0, 0)
+
+    def plant():
+        for suffix, target, link in (("-shm", sym_target, os.symlink),
+                                     ("-wal", hard_target, os.link)):
+            path = str(h.db_path) + suffix
+            if os.path.lexists(path):
+                os.unlink(path)
+            link(str(target), path)
+
+    def untouched():
+        for t in (sym_target, hard_target):
+            st = os.stat(t)
+            assert (st.st_uid, st.st_gid) == (0, 0), t
+            assert oct(st.st_mode & 0o777) == oct(0o600), t
+            assert t.read_text() == "root's own file\n"
+
+    plant()
+    h.start()
+    untouched()
+    plant()
+    h.graceful()
+    untouched()
+    h.stop()
+    untouched()
+    assert "IG0014" in h.error_log_text()
