@@ -1,5 +1,6 @@
-/* mod_igraph.h: shared declarations of the Apache glue (hooks, directives, handlers).
- * Everything Apache-specific lives in mod_igraph*.c; the igraph_*.c core knows nothing of httpd. */
+/* mod_igraph.h: what every file of the Apache glue shares: the module and its log index.
+ * Everything Apache-specific lives in mod_igraph*.c (each with its own header); the igraph_*.c
+ * core knows nothing of httpd. */
 #ifndef MOD_IGRAPH_H
 #define MOD_IGRAPH_H
 
@@ -23,116 +24,6 @@ extern module AP_MODULE_DECLARE_DATA igraph_module;
 APLOG_USE_MODULE(igraph);
 #endif
 
-/* Named outside endpoints (IGraphEndpoint <name> <base URL>). */
-typedef enum {
-    MIG_EP_FB_DIALOG = 0,
-    MIG_EP_FB_GRAPH,
-    MIG_EP_IG_AUTHORIZE,
-    MIG_EP_IG_API,
-    MIG_EP_IG_GRAPH,
-    MIG_EP_COUNT
-} mig_endpoint_e;
-
-#define MIG_DEFAULT_GRAPH_VERSION "v26.0"
-#define MIG_DEFAULT_FB_SCOPES \
-    "pages_show_list,pages_read_engagement,instagram_basic,instagram_content_publish"
-#define MIG_DEFAULT_IG_SCOPES "instagram_business_basic,instagram_business_content_publish"
-#define MIG_DEFAULT_KEY_FILE "igraph-token.key"
-#define MIG_STATE_TTL 600      /* OAuth state lifetime, seconds */
-#define MIG_PENDING_TTL 900    /* Page selection lifetime, seconds */
-#define MIG_MAX_BODY 65536     /* request bodies we read */
-#define MIG_DEFAULT_REFRESH_BEFORE (15 * 86400)
-#define MIG_DEFAULT_INTERVAL 60
-#define MIG_DEFAULT_PUBLISH_WAIT 180
-#define MIG_DEFAULT_PUBLISH_TIMEOUT 600
-#define MIG_DEFAULT_GRAPH_TIMEOUT 20
-#define MIG_DEFAULT_CONCURRENCY 2
-#define MIG_DEFAULT_MAX_RISK 0.2
-
-typedef struct mig_srv_cfg {
-    const char *app_id, *app_secret;       /* Facebook Login */
-    const char *ig_app_id, *ig_app_secret; /* Instagram Login */
-    const char *redirect_url;
-    const char *graph_version;
-    const char *fb_scopes, *ig_scopes;
-    const char *endpoints[MIG_EP_COUNT];
-    const char *key_file;
-    const char *assets_dir;
-    int require_user;                      /* -1 unset */
-    apr_int64_t refresh_before;            /* seconds, -1 unset (default 15 days) */
-    apr_int64_t maintenance_interval;      /* seconds, -1 unset (default 60 s) */
-    apr_int64_t publish_wait;              /* seconds, -1 unset (default 180 s) */
-    apr_int64_t publish_timeout;           /* seconds, -1 unset (default 600 s) */
-    apr_int64_t graph_timeout;             /* seconds per Graph call, -1 unset (20 s) */
-    int publish_concurrency;               /* jobs in flight per account, -1 unset (2) */
-    const char *affiliate_hosts;           /* comma list or NULL */
-    const char *webhook_verify_token;      /* IGraphWebhookVerifyToken */
-    double max_risk;                       /* -1 unset (0.2) */
-    int require_license;                   /* -1 unset (Off) */
-    /* filled in post_config */
-    igraph_key_t *key;                     /* NULL when it could not be loaded */
-    const char *key_error;
-    int sandbox;                           /* endpoints point away from Meta's hosts */
-    const char *storage_problem;           /* why mod_dbd cannot serve us, or NULL */
-    apr_hash_t *assets;                    /* name -> mig_asset, read at start-up */
-} mig_srv_cfg;
-
-typedef struct mig_dir_cfg {
-    const char *base;                      /* path of the outermost section (mount point) */
-    int require_user;                      /* -1 unset */
-} mig_dir_cfg;
-
-/* A UI file from IGraphAssetsDir, read once by the parent at start-up (the children may not be
- * allowed to read the source tree, and a hash lookup beats the file system). */
-typedef struct mig_asset {
-    const char *data;
-    apr_size_t len;
-    const char *type;
-} mig_asset;
-
-/* mod_igraph_config.c */
-extern const command_rec mig_cmds[];
-void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s);
-void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv);
-void *mig_create_dir_cfg(apr_pool_t *p, char *dir);
-void *mig_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv);
-const char *mig_endpoint_name(mig_endpoint_e ep);
-const char *mig_endpoint_default(mig_endpoint_e ep);
-/* post_config: environment fallbacks, defaults, key loading. Returns OK or an error status. */
-int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
-mig_srv_cfg *mig_srv(const server_rec *s);
-int mig_fb_configured(const mig_srv_cfg *c);
-int mig_ig_configured(const mig_srv_cfg *c);
-int mig_require_user(request_rec *r);
-/* Graph client settings for this server, allocated from p. */
-igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p);
-
-/* mod_igraph_worker.c: the maintenance thread (one active across all children) */
-void mig_worker_register_hooks(apr_pool_t *p);
-/* Starts the child's maintenance thread and publish workers (from mod_igraph.c's child_init,
- * once libcurl is set up). */
-void mig_worker_child_init(apr_pool_t *pchild, server_rec *s);
-/* Refreshes one account now (API route and worker). Fills *detail. */
-igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool_t *p,
-                                        const igraph_account_t *a, int force,
-                                        volatile int *abort_flag, const char **detail);
-
-/* mod_igraph_jobs.c: running publish jobs (worker side) */
-/* Runs every due job step; returns the number of steps dispatched. */
-int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char *holder,
-                      volatile int *stop);
-apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s);
-/* Stops the pool (running steps finish) and releases holder's job claims. */
-void mig_jobs_stop(server_rec *s, const char *holder);
-/* Runs fn on the job thread pool with a task {own pool, data}; fn destroys task->pool. */
-typedef struct mig_job_task_t {
-    apr_pool_t *pool;
-    void *data;
-} mig_job_task_t;
-apr_status_t mig_jobs_push(apr_thread_start_t fn, void *data);
-
-/* mod_igraph_routes.c */
-int mig_handler(request_rec *r);
-void mig_routes_optional_fns(void);
+#include "mod_igraph_config.h"
 
 #endif

@@ -18,6 +18,8 @@
 #include <http_protocol.h>
 
 #include "mod_igraph_routes.h"
+#include "mod_igraph_accounts.h"
+#include "mod_igraph_worker.h"
 #include "igraph_util.h"
 
 static const char *status_label(const char *status)

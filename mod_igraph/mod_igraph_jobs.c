@@ -19,7 +19,8 @@
 #include <apr_thread_cond.h>
 #include <http_core.h>
 
-#include "mod_igraph.h"
+#include "mod_igraph_jobs.h"
+#include "mod_igraph_storage.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
@@ -30,8 +31,6 @@
 #define JOB_BATCH 64        /* due jobs read per query (several queries per dispatch) */
 #define JOB_CHAIN 4         /* steps one task may run back to back when they are due */
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 /* A fixed set of threads fed from a queue. Not apr-util's apr_thread_pool: its destroy returns
  * while exiting threads still run apr_thread_exit() on pools it then frees, which crashed
  * children at exit now and then. Here every thread is joined before anything goes away. */
@@ -288,14 +287,6 @@ typedef struct job_task {
     const char *holder;
 } job_task;
 
-static void db_from(igraph_db_t *db, ap_dbd_t *d)
-{
-    db->handle = d->handle;
-    db->driver = d->driver;
-    db->prepared = d->prepared;
-    db->pool = d->pool;
-}
-
 static void job_policy(const mig_srv_cfg *c, igraph_job_policy_t *pol)
 {
     igraph_job_policy_default(pol);
@@ -391,8 +382,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
     server_rec *s = task->s;
     mig_srv_cfg *c = mig_srv(s);
     apr_pool_t *p = task->pool;
-    ap_dbd_t *d;
-    igraph_db_t db;
+    igraph_db_t *db;
     igraph_job_t *j;
     igraph_account_t *acct = NULL;
     igraph_job_policy_t pol;
@@ -403,7 +393,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
     igraph_job_status_e before;
     int steps;
 
-    if (*job_stop || !(d = dbd_open(p, s))) {
+    if (*job_stop || !(db = mig_storage_open(s, p))) {
         /* the claim runs out and the job is picked up again */
         if (task->starting_account > 0) {
             starting_add(task->starting_account, -1);
@@ -411,9 +401,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
         apr_pool_destroy(p);
         return NULL;
     }
-    db_from(&db, d);
-    if (igraph_store_ready(&db, p) != APR_SUCCESS ||
-        igraph_store_job_get(&db, p, NULL, task->id, &j) != APR_SUCCESS) {
+    if (igraph_store_job_get(db, p, NULL, task->id, &j) != APR_SUCCESS) {
         goto leave;
     }
     job_policy(c, &pol);
@@ -422,7 +410,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
         goto unclaim;
     }
     before = j->status;
-    if (igraph_store_account_get_any(&db, p, j->account_id, &acct) != APR_SUCCESS ||
+    if (igraph_store_account_get_any(db, p, j->account_id, &acct) != APR_SUCCESS ||
         strcmp(acct->status, "active") != 0 ||
         !(token = igraph_store_account_token(p, c->key, acct, IGRAPH_TOKEN_ACCESS))) {
         /* the account was removed, disabled or needs reconnecting: nothing can go out */
@@ -438,7 +426,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
             res.err.cls = IGRAPH_ERR_RETRY;
         }
         igraph_job_apply(p, j, a, &res, now, &pol);
-        igraph_store_job_save(&db, p, j, task->holder);
+        igraph_store_job_save(db, p, j, task->holder);
         goto unclaim;
     }
     /* Steps that are due at once follow each other in this task (the poll that sees FINISHED,
@@ -448,15 +436,15 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
             now = igraph_now();
             a = igraph_job_next(j, now);
             if (a == IGRAPH_STEP_WAIT || a == IGRAPH_STEP_DONE || *job_stop ||
-                igraph_store_job_claim(&db, p, j->id, task->holder, now,
+                igraph_store_job_claim(db, p, j->id, task->holder, now,
                                        now + JOB_CLAIM_TTL(c)) != APR_SUCCESS) {
                 break;
             }
             before = j->status;
         }
-        run_step(s, p, &db, j, a, acct, token, task->holder, &res);
+        run_step(s, p, db, j, a, acct, token, task->holder, &res);
         igraph_job_apply(p, j, a, &res, igraph_now(), &pol);
-        if (igraph_store_job_save(&db, p, j, task->holder) != APR_SUCCESS) {
+        if (igraph_store_job_save(db, p, j, task->holder) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          "IG0061: job %s: state after %s could not be saved; it resumes from the "
                          "last saved step", j->id, igraph_step_name(a));
@@ -469,7 +457,7 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
                          igraph_iso8601(p, j->next_at));
         }
         if (!res.ok && res.err.cls == IGRAPH_ERR_REAUTH) {
-            igraph_store_account_refresh_failed(&db, p, acct->id, "needs_reauth",
+            igraph_store_account_refresh_failed(db, p, acct->id, "needs_reauth",
                                                 apr_psprintf(p, "publishing: %s",
                                                              res.err.message ? res.err.message
                                                                              : "token invalid"),
@@ -492,9 +480,9 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
         }
     }
 unclaim:
-    igraph_store_job_unclaim(&db, p, task->id, task->holder);
+    igraph_store_job_unclaim(db, p, task->id, task->holder);
 leave:
-    dbd_close(s, d);
+    mig_storage_close(s, db);
     if (task->starting_account > 0) {
         starting_add(task->starting_account, -1);
     }
@@ -583,11 +571,9 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
 apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
-    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     job_stop_flag = 0;
     job_stop = &job_stop_flag;
-    if (!dbd_open || !dbd_close) {
+    if (!mig_storage_configured(s)) {
         return APR_ENOTIMPL;
     }
     memset(starting, 0, sizeof(starting));
@@ -609,8 +595,7 @@ apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s)
 void mig_jobs_stop(server_rec *s, const char *holder)
 {
     apr_pool_t *p;
-    ap_dbd_t *d;
-    igraph_db_t db;
+    igraph_db_t *db;
 
     job_stop_flag = 1;
     if (job_pool) {
@@ -619,14 +604,10 @@ void mig_jobs_stop(server_rec *s, const char *holder)
     }
     /* tasks dropped from the queue still hold claims: release them so the next worker (e.g.
      * after a graceful restart) picks those jobs up at once instead of after the claim TTL */
-    if (dbd_open && !mig_srv(s)->storage_problem &&
-        apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
-        if ((d = dbd_open(p, s))) {
-            db_from(&db, d);
-            if (igraph_store_ready(&db, p) == APR_SUCCESS) {
-                igraph_store_jobs_release(&db, p, holder);
-            }
-            dbd_close(s, d);
+    if (mig_storage_configured(s) && apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
+        if ((db = mig_storage_open(s, p))) {
+            igraph_store_jobs_release(db, p, holder);
+            mig_storage_close(s, db);
         }
         apr_pool_destroy(p);
     }

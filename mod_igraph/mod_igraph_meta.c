@@ -19,6 +19,7 @@
 #include <http_core.h>
 
 #include "mod_igraph_routes.h"
+#include "mod_igraph_meta.h"
 #include "igraph_meta.h"
 #include "igraph_util.h"
 

@@ -15,6 +15,7 @@
 #include <http_protocol.h>
 
 #include "mod_igraph_routes.h"
+#include "mod_igraph_oauth.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 

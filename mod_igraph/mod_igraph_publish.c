@@ -18,46 +18,22 @@
 #include <http_protocol.h>
 
 #include "mod_igraph_routes.h"
+#include "mod_igraph_publish.h"
+#include "mod_igraph_storage.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
-
-typedef struct pub_db {
-    ap_dbd_t *d;
-    igraph_db_t db;
-} pub_db;
-
-static igraph_db_t *db_open(mig_req *q, pub_db *h)
+/* Publish requests use connections of their own, closed before any wait: many waiting clients
+ * must not pin mod_dbd's connection pool. */
+static igraph_db_t *db_open(mig_req *q)
 {
-    if (!dbd_open) {
-        dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-        dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    }
-    h->d = NULL;
-    if (q->c->storage_problem || !dbd_open || !dbd_close ||
-        !(h->d = dbd_open(q->r->pool, q->r->server))) {
-        return NULL;
-    }
-    h->db.handle = h->d->handle;
-    h->db.driver = h->d->driver;
-    h->db.prepared = h->d->prepared;
-    h->db.pool = h->d->pool;
-    if (igraph_store_ready(&h->db, q->r->pool) != APR_SUCCESS) {
-        dbd_close(q->r->server, h->d);
-        h->d = NULL;
-        return NULL;
-    }
-    return &h->db;
+    return mig_storage_open(q->r->server, q->r->pool);
 }
 
-static void db_close(mig_req *q, pub_db *h)
+static void db_close(mig_req *q, igraph_db_t **db)
 {
-    if (h->d) {
-        dbd_close(q->r->server, h->d);
-        h->d = NULL;
-    }
+    mig_storage_close(q->r->server, *db);
+    *db = NULL;
 }
 
 static int storage_unavailable(mig_req *q)
@@ -116,15 +92,14 @@ static igraph_job_t *wait_for(mig_req *q, const char *id, apr_int64_t wait)
     apr_time_t end = apr_time_now() + apr_time_from_sec(wait);
     apr_interval_time_t step = apr_time_from_msec(200);
     igraph_job_t *j = NULL;
-    pub_db h;
 
     for (;;) {
-        igraph_db_t *db = db_open(q, &h);
+        igraph_db_t *db = db_open(q);
         igraph_job_t *now = NULL;
         if (db && igraph_store_job_get(db, q->r->pool, q->owner, id, &now) == APR_SUCCESS) {
             j = now;
         }
-        db_close(q, &h);
+        db_close(q, &db);
         if ((j && job_settled(j)) || apr_time_now() >= end || q->r->connection->aborted) {
             return j;
         }
@@ -236,7 +211,6 @@ static int publish_post(mig_req *q, int seed)
     igraph_job_t *j, *old = NULL;
     igraph_json_t *body;
     igraph_db_t *db;
-    pub_db h;
     char *text;
     apr_size_t len;
     int rc, published = 0;
@@ -295,21 +269,21 @@ static int publish_post(mig_req *q, int seed)
         return mig_json_error(q, HTTP_UNPROCESSABLE_ENTITY, "compliance_refused",
                               apr_psprintf(p, "refused by the compliance gate: %s", reason));
     }
-    if (!(db = db_open(q, &h))) {
+    if (!(db = db_open(q))) {
         return storage_unavailable(q);
     }
     if (req.idempotency_key &&
         igraph_store_job_by_idempotency(db, p, q->owner, req.idempotency_key, &old) ==
             APR_SUCCESS) {
-        db_close(q, &h);
+        db_close(q, &db);
         return job_reply(q, HTTP_OK, old, 1);
     }
     if (pick_account(q, db, &req, seed, &acct) != 0) {
-        db_close(q, &h);
+        db_close(q, &db);
         return OK;
     }
     if (strcmp(acct->status, "active") != 0) {
-        db_close(q, &h);
+        db_close(q, &db);
         return mig_json_error(q, HTTP_CONFLICT,
                               !strcmp(acct->status, "disabled") ? "account_disabled"
                                                                 : "account_needs_reauth",
@@ -318,7 +292,7 @@ static int publish_post(mig_req *q, int seed)
                                   : "this account must be reconnected before it can publish");
     }
     if (!mig_account_can_publish(acct)) {
-        db_close(q, &h);
+        db_close(q, &db);
         return mig_json_error(q, HTTP_FORBIDDEN, "permission_missing",
                               "the account did not grant the content publishing permission; "
                               "reconnect it and allow publishing");
@@ -326,14 +300,14 @@ static int publish_post(mig_req *q, int seed)
     media_key = igraph_publish_media_key(p, &req);
     if (!req.idempotency_key &&
         igraph_store_job_find_duplicate(db, p, acct->id, media_key, &old) == APR_SUCCESS) {
-        db_close(q, &h);
+        db_close(q, &db);
         return job_reply(q, HTTP_OK, old, 1);
     }
     if (!req.publish_at &&
         igraph_store_jobs_published_since(db, p, acct->id, rules.now - 86400, &published) ==
             APR_SUCCESS &&
         published >= IGRAPH_QUOTA_DEFAULT) {
-        db_close(q, &h);
+        db_close(q, &db);
         return mig_json_error(q, HTTP_TOO_MANY_REQUESTS, "quota_exhausted",
                               "this account reached Instagram's publishing limit for the last "
                               "24 hours; schedule the post with publish_at");
@@ -350,10 +324,10 @@ static int publish_post(mig_req *q, int seed)
     rv = igraph_store_job_insert(db, p, j, req.idempotency_key, media_key);
     if (rv == APR_EEXIST && igraph_store_job_by_idempotency(db, p, q->owner, req.idempotency_key,
                                                             &old) == APR_SUCCESS) {
-        db_close(q, &h);
+        db_close(q, &db);
         return job_reply(q, HTTP_OK, old, 1);
     }
-    db_close(q, &h);
+    db_close(q, &db);
     if (rv != APR_SUCCESS) {
         return storage_unavailable(q);
     }
@@ -383,7 +357,6 @@ static int publish_list(mig_req *q)
     apr_array_header_t *list;
     igraph_json_t *o, *arr;
     igraph_db_t *db;
-    pub_db h;
     int i;
 
     if (status && *status && igraph_job_status_parse(status, &st) != APR_SUCCESS) {
@@ -396,15 +369,15 @@ static int publish_list(mig_req *q)
         return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_request",
                               "limit must be a number from 1 to 200");
     }
-    if (!(db = db_open(q, &h))) {
+    if (!(db = db_open(q))) {
         return storage_unavailable(q);
     }
     if (igraph_store_jobs_list(db, p, q->owner, (status && *status) ? status : NULL, 0,
                                (int)limit, &list) != APR_SUCCESS) {
-        db_close(q, &h);
+        db_close(q, &db);
         return storage_unavailable(q);
     }
-    db_close(q, &h);
+    db_close(q, &db);
     o = igraph_json_new_object(p);
     arr = igraph_json_new_array(p);
     for (i = 0; i < list->nelts; i++) {
@@ -421,7 +394,6 @@ static int publish_one(mig_req *q, const char *id)
     igraph_job_t *j;
     igraph_db_t *db;
     apr_status_t rv;
-    pub_db h;
     const char *s;
 
     for (s = id; *s; s++) {
@@ -441,23 +413,23 @@ static int publish_one(mig_req *q, const char *id)
         return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
                               "requests from other sites are refused");
     }
-    if (!(db = db_open(q, &h))) {
+    if (!(db = db_open(q))) {
         return storage_unavailable(q);
     }
     if (r->method_number == M_DELETE) {
         rv = igraph_store_job_cancel(db, r->pool, q->owner, id, igraph_now());
         if (rv == APR_EBUSY) {
-            db_close(q, &h);
+            db_close(q, &db);
             return mig_json_error(q, HTTP_CONFLICT, "too_late",
                                   "this job is being published or is already finished");
         }
         if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-            db_close(q, &h);
+            db_close(q, &db);
             return storage_unavailable(q);
         }
     }
     rv = igraph_store_job_get(db, r->pool, q->owner, id, &j);
-    db_close(q, &h);
+    db_close(q, &db);
     if (rv == APR_NOTFOUND) {
         return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such job");
     }

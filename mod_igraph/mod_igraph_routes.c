@@ -9,6 +9,10 @@
 #include <http_request.h>
 
 #include "mod_igraph_routes.h"
+#include "mod_igraph_accounts.h"
+#include "mod_igraph_oauth.h"
+#include "mod_igraph_publish.h"
+#include "mod_igraph_meta.h"
 #include "igraph_util.h"
 
 int mig_is_api(mig_req *q)

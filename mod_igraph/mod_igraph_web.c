@@ -10,10 +10,10 @@
 #include <mod_session.h>
 
 #include "mod_igraph_web.h"
+#include "mod_igraph_storage.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 static APR_OPTIONAL_FN_TYPE(ap_session_load) *sess_load;
 static APR_OPTIONAL_FN_TYPE(ap_session_get) *sess_get;
 static APR_OPTIONAL_FN_TYPE(ap_session_set) *sess_set;
@@ -65,9 +65,8 @@ void mig_web_insert_filters(request_rec *r)
     }
 }
 
-void mig_routes_optional_fns(void)
+void mig_web_optional_fns(void)
 {
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     sess_load = APR_RETRIEVE_OPTIONAL_FN(ap_session_load);
     sess_get = APR_RETRIEVE_OPTIONAL_FN(ap_session_get);
     sess_set = APR_RETRIEVE_OPTIONAL_FN(ap_session_set);
@@ -286,36 +285,10 @@ apr_table_t *mig_read_form(mig_req *q, int *status)
 
 igraph_db_t *mig_db(mig_req *q)
 {
-    ap_dbd_t *d;
-    igraph_db_t *db;
-
-    if (q->db) {
-        return q->db;
+    if (!q->db) {
+        q->db = mig_storage_request(q->r);
     }
-    if (!dbd_acquire || q->c->storage_problem) {
-        /* said once at start-up (IG0008) */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, q->r, "IG0010: storage unavailable: %s",
-                      q->c->storage_problem ? q->c->storage_problem : "mod_dbd is not loaded");
-        return NULL;
-    }
-    if (!(d = dbd_acquire(q->r))) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "IG0011: storage unavailable: no database connection (check DBDriver and "
-                      "DBDParams)");
-        return NULL;
-    }
-    db = apr_pcalloc(q->r->pool, sizeof(*db));
-    db->handle = d->handle;
-    db->driver = d->driver;
-    db->prepared = d->prepared;
-    db->pool = d->pool;
-    if (igraph_store_ready(db, q->r->pool) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r,
-                      "IG0012: storage unavailable: schema or statements could not be prepared");
-        return NULL;
-    }
-    q->db = db;
-    return db;
+    return q->db;
 }
 
 /* ---- session ----------------------------------------------------------------------------- */

@@ -16,6 +16,8 @@ typedef struct mig_req {
     apr_table_t *args;   /* parsed query string (never NULL) */
 } mig_req;
 
+/* optional_fn_retrieve: finds mod_session's functions. */
+void mig_web_optional_fns(void);
 /* Registration (mod_igraph.c): the output filter that marks session cookies Secure on https. */
 void mig_web_register_filters(void);
 void mig_web_insert_filters(request_rec *r);

@@ -26,7 +26,9 @@
 #include <util_mutex.h>
 #include <mpm_common.h>
 
-#include "mod_igraph.h"
+#include "mod_igraph_worker.h"
+#include "mod_igraph_jobs.h"
+#include "mod_igraph_storage.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
@@ -34,8 +36,6 @@
 #define WORKER_BATCH 50        /* accounts looked at per sweep */
 #define CLAIM_TTL 300          /* seconds an account stays claimed by a refresh in progress */
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 static apr_global_mutex_t *worker_mutex;
 
 typedef struct mig_worker {
@@ -77,17 +77,10 @@ igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool
     return igraph_refresh_account(&ctx, p, a, detail);
 }
 
-static void db_from(igraph_db_t *db, ap_dbd_t *d)
+static int worker_usable(server_rec *s)
 {
-    db->handle = d->handle;
-    db->driver = d->driver;
-    db->prepared = d->prepared;
-    db->pool = d->pool;
-}
-
-static int worker_usable(const mig_srv_cfg *c)
-{
-    return c->key && !c->storage_problem && (mig_fb_configured(c) || mig_ig_configured(c));
+    const mig_srv_cfg *c = mig_srv(s);
+    return c->key && mig_storage_configured(s) && (mig_fb_configured(c) || mig_ig_configured(c));
 }
 
 /* One sweep over the accounts whose tokens are due. */
@@ -156,15 +149,11 @@ static void *APR_THREAD_FUNC sweep_task(apr_thread_t *t, void *data)
 {
     mig_job_task_t *task = data;
     mig_worker *w = task->data;
-    ap_dbd_t *d;
-    igraph_db_t db;
+    igraph_db_t *db;
 
-    if (!w->stop && (d = dbd_open(task->pool, w->s))) {
-        db_from(&db, d);
-        if (igraph_store_ready(&db, task->pool) == APR_SUCCESS) {
-            sweep(w, task->pool, &db);
-        }
-        dbd_close(w->s, d);
+    if (!w->stop && (db = mig_storage_open(w->s, task->pool))) {
+        sweep(w, task->pool, db);
+        mig_storage_close(w->s, db);
     }
     apr_atomic_set32(&w->sweeping, 0);
     apr_pool_destroy(task->pool);
@@ -175,10 +164,9 @@ static void *APR_THREAD_FUNC sweep_task(apr_thread_t *t, void *data)
  * sweep. */
 static void tick(mig_worker *w, apr_pool_t *p, int sweep_due)
 {
-    ap_dbd_t *d;
-    igraph_db_t db;
+    igraph_db_t *db;
 
-    if (!worker_usable(mig_srv(w->s))) {
+    if (!worker_usable(w->s)) {
         return;
     }
     if (sweep_due && apr_atomic_cas32(&w->sweeping, 1, 0) == 0) {
@@ -186,15 +174,12 @@ static void tick(mig_worker *w, apr_pool_t *p, int sweep_due)
             apr_atomic_set32(&w->sweeping, 0);
         }
     }
-    if (!(d = dbd_open(p, w->s))) {
+    if (!(db = mig_storage_open(w->s, p))) {
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s, "IG0050: maintenance: no database");
         return;
     }
-    db_from(&db, d);
-    if (igraph_store_ready(&db, p) == APR_SUCCESS) {
-        mig_jobs_dispatch(w->s, p, &db, w->holder, &w->stop);
-    }
-    dbd_close(w->s, d);
+    mig_jobs_dispatch(w->s, p, db, w->holder, &w->stop);
+    mig_storage_close(w->s, db);
 }
 
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
@@ -306,9 +291,7 @@ void mig_worker_child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
     char host[256];
 
-    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
-    if (!worker_mutex || !dbd_open || !dbd_close) {
+    if (!worker_mutex || !mig_storage_configured(s)) {
         return;
     }
     rv = apr_global_mutex_child_init(&worker_mutex, apr_global_mutex_lockfile(worker_mutex),

@@ -1,0 +1,236 @@
+/* mod_igraph_storage.c: the storage gateway, the only code that talks to mod_dbd (see the
+ * header). */
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#include <string.h>
+
+#include <httpd.h>
+#include <http_log.h>
+#include <apr_strings.h>
+#include <apr_optional.h>
+#include <apr_file_io.h>
+#include <http_request.h>
+#include <unixd.h>
+
+#include "mod_igraph_storage.h"
+#include "mod_igraph_config.h"
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+
+/* An own connection: the store's view first, so the store's pointer leads back to it. */
+typedef struct own_conn {
+    igraph_db_t db;
+    ap_dbd_t *dbd;
+} own_conn;
+
+void mig_storage_optional_fns(void)
+{
+    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+}
+
+/* mod_dbd keeps its settings private; its server config starts with a pointer to the public
+ * dbd_cfg_t (stable through httpd 2.4), which is all we read: the driver name and parameters. */
+static const dbd_cfg_t *dbd_config(server_rec *s)
+{
+    module *dbd = ap_find_linked_module("mod_dbd.c");
+    dbd_cfg_t **pcfg;
+    if (!dbd || !(pcfg = ap_get_module_config(s->module_config, dbd)) || !*pcfg) {
+        return NULL;
+    }
+    return *pcfg;
+}
+
+/* Says once, at start-up, why storage cannot work, so requests need not call mod_dbd (which
+ * logs an error for every acquire without a driver). */
+static void check_storage(server_rec *s)
+{
+    mig_srv_cfg *c = mig_srv(s);
+    const dbd_cfg_t *cfg = dbd_config(s);
+
+    c->storage_problem = NULL;
+    if (!ap_find_linked_module("mod_dbd.c")) {
+        c->storage_problem = "mod_dbd is not loaded";
+    }
+    else if (!cfg || !cfg->name || cfg->name[0] == '[' || !*cfg->name) {
+        c->storage_problem = "no DBDriver is configured";
+    }
+    if (c->storage_problem && s->is_virtual == 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0008: storage unavailable: %s; mod_igraph routes answer 503 "
+                     "storage_unavailable (configure DBDriver sqlite3 and DBDParams)",
+                     c->storage_problem);
+    }
+}
+
+/* Hands one existing file to the run-time user without ever following a link: the directory
+ * belongs to that user, who could plant "igraph.db-shm -> /etc/shadow" (or a hard link) and have
+ * root chown the target at the next graceful restart. So: lstat, open with O_NOFOLLOW (and
+ * O_NONBLOCK, no FIFO can hold us), check that the descriptor is still the same regular file with
+ * one link, and fchown the descriptor. Anything else is left alone and logged. */
+static void hand_over_file(server_rec *s, const char *f)
+{
+    struct stat ls, fs;
+    int fd;
+
+    if (lstat(f, &ls) != 0) {
+        return; /* not there (yet): the children create it as the run-time user */
+    }
+    if (ls.st_uid == ap_unixd_config.user_id) {
+        return;
+    }
+    if (!S_ISREG(ls.st_mode) || ls.st_nlink != 1) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0014: %s is not a plain file (a symbolic or hard link, or no regular "
+                     "file): not handed to the Apache user; remove it, or chown it yourself if "
+                     "it is right",
+                     f);
+        return;
+    }
+    fd = open(f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0006: cannot hand %s to the Apache user", f);
+        return;
+    }
+    if (fstat(fd, &fs) != 0 || fs.st_dev != ls.st_dev || fs.st_ino != ls.st_ino ||
+        !S_ISREG(fs.st_mode) || fs.st_nlink != 1) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0014: %s changed while it was checked: not handed to the Apache user", f);
+    }
+    else if (fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0006: cannot hand %s to the Apache user", f);
+    }
+    close(fd);
+}
+
+/* With SQLite, the children (not root) write the database file and its -wal/-shm companions,
+ * so the file's directory must belong to the run-time user. Runs as root in the parent; a no-op
+ * for other drivers or non-root starts. */
+static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
+{
+    const dbd_cfg_t *cfg = dbd_config(s);
+    const char *file, *slash;
+    char *dir;
+    static const char *const suffixes[] = {"", "-wal", "-shm", NULL};
+    struct stat st;
+    int i;
+
+    if (!cfg || geteuid() != 0 || !cfg->name || strcmp(cfg->name, "sqlite3") != 0 ||
+        !cfg->params || cfg->params[0] != '/') {
+        return;
+    }
+    file = cfg->params;
+    slash = strrchr(file, '/');
+    dir = apr_pstrndup(ptemp, file, (apr_size_t)(slash - file));
+    if (!*dir) {
+        return;
+    }
+    if (stat(dir, &st) != 0) {
+        /* a directory we create is ours to hand over; an existing one is the admin's */
+        if (apr_dir_make_recursive(dir, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE |
+                                            APR_FPROT_GREAD | APR_FPROT_GEXECUTE,
+                                   ptemp) != APR_SUCCESS ||
+            lchown(dir, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                         "IG0006: cannot create the SQLite directory %s for the Apache user",
+                         dir);
+            return;
+        }
+    }
+    else if (st.st_uid != ap_unixd_config.user_id && !(st.st_mode & S_IWOTH) &&
+             !(st.st_gid == ap_unixd_config.group_id && (st.st_mode & S_IWGRP))) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0007: the SQLite directory %s is not writable by the Apache user; "
+                     "SQLite needs it for its -wal/-shm files (chown it to the User)",
+                     dir);
+    }
+    for (i = 0; suffixes[i]; i++) {
+        hand_over_file(s, apr_pstrcat(ptemp, file, suffixes[i], NULL));
+    }
+}
+
+void mig_storage_check(server_rec *s, apr_pool_t *ptemp)
+{
+    server_rec *vs;
+    for (vs = s; vs; vs = vs->next) {
+        check_storage(vs);
+        sqlite_ownership(vs, ptemp);
+    }
+}
+
+int mig_storage_configured(server_rec *s)
+{
+    return dbd_open && dbd_close && dbd_acquire && !mig_srv(s)->storage_problem;
+}
+
+static void view_of(igraph_db_t *db, const ap_dbd_t *d)
+{
+    db->handle = d->handle;
+    db->driver = d->driver;
+    db->prepared = d->prepared;
+    db->pool = d->pool;
+}
+
+igraph_db_t *mig_storage_request(request_rec *r)
+{
+    igraph_db_t *db = ap_get_module_config(r->request_config, &igraph_module);
+    ap_dbd_t *d;
+
+    if (db) {
+        return db;
+    }
+    if (!mig_storage_configured(r->server)) {
+        /* said once at start-up (IG0008) */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "IG0010: storage unavailable: %s",
+                      mig_srv(r->server)->storage_problem ? mig_srv(r->server)->storage_problem
+                                                          : "mod_dbd is not loaded");
+        return NULL;
+    }
+    if (!(d = dbd_acquire(r))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "IG0011: storage unavailable: no database connection (check DBDriver and "
+                      "DBDParams)");
+        return NULL;
+    }
+    db = apr_pcalloc(r->pool, sizeof(*db));
+    view_of(db, d);
+    if (igraph_store_ready(db, r->pool) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "IG0012: storage unavailable: schema or statements could not be prepared");
+        return NULL;
+    }
+    ap_set_module_config(r->request_config, &igraph_module, db);
+    return db;
+}
+
+igraph_db_t *mig_storage_open(server_rec *s, apr_pool_t *p)
+{
+    own_conn *c;
+    ap_dbd_t *d;
+
+    if (!mig_storage_configured(s) || !(d = dbd_open(p, s))) {
+        return NULL;
+    }
+    c = apr_pcalloc(p, sizeof(*c));
+    c->dbd = d;
+    view_of(&c->db, d);
+    if (igraph_store_ready(&c->db, p) != APR_SUCCESS) {
+        dbd_close(s, d);
+        return NULL;
+    }
+    return &c->db;
+}
+
+void mig_storage_close(server_rec *s, igraph_db_t *db)
+{
+    if (db) {
+        dbd_close(s, ((own_conn *)db)->dbd);
+    }
+}

@@ -1,0 +1,34 @@
+/* mod_igraph_storage.h: the storage gateway, the only code that talks to mod_dbd.
+ *
+ * Requests take the request's connection (ap_dbd_acquire: one per request, given back with it);
+ * threads and long waits open one of their own (ap_dbd_open) and close it when done
+ * (ap_dbd_close), so they never pin a connection of mod_dbd's pool while they sleep. Either way
+ * the schema is made ready (igraph_store_ready) before the connection is handed out, and why
+ * storage cannot work is said once, at start-up. */
+#ifndef MOD_IGRAPH_STORAGE_H
+#define MOD_IGRAPH_STORAGE_H
+
+#include "mod_igraph.h"
+
+/* optional_fn_retrieve: finds mod_dbd's functions. */
+void mig_storage_optional_fns(void);
+
+/* post_config, for each server: whether mod_dbd can serve it (mig_srv_cfg.storage_problem);
+ * the reason is logged once, for the main server. Then, when the parent runs as root with a
+ * SQLite file, its directory and files are handed to the run-time user (never through a
+ * link). */
+void mig_storage_check(server_rec *s, apr_pool_t *ptemp);
+
+/* 1 when mod_dbd can give this server connections at all. */
+int mig_storage_configured(server_rec *s);
+
+/* The connection of request r, schema ready; NULL when storage is unavailable (the reason is
+ * logged). Later calls for the same request give the same connection. */
+igraph_db_t *mig_storage_request(request_rec *r);
+
+/* A connection of one's own, from p (which must outlive it), schema ready; NULL when storage
+ * is unavailable. Give it back with mig_storage_close(). */
+igraph_db_t *mig_storage_open(server_rec *s, apr_pool_t *p);
+void mig_storage_close(server_rec *s, igraph_db_t *db);
+
+#endif
