@@ -197,15 +197,59 @@ class FakeMeta:
         return [t["token"] for t in self.state().get("tokens", [])]
 
 
+def self_signed_cert(directory):
+    """A throw-away certificate for 127.0.0.1 in directory: returns (cert path, key path)."""
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    cert, key = d / "cert.pem", d / "key.pem"
+    if not cert.exists():
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o644)
+    return cert, key
+
+
 class Httpd:
-    """A real httpd (/usr/sbin/apache2 -DFOREGROUND) with the built module."""
+    """A real httpd (/usr/sbin/apache2 -DFOREGROUND) with the built module.
+
+    By default the site part of the configuration (mod_dbd lines, IGraph* lines, <Location /ig>
+    with IGraphRequireUser in it, <Location /ig/meta>) is generated from the options. With
+    site="..." everything after the common part of conf/igraph-dev.conf.in (ServerRoot, Listen,
+    logs, MPM, LoadModule lines, DocumentRoot) is that text, written as an administrator would,
+    with these placeholders filled in:
+
+        @ROOT@ @PORT@ @MODULE@   run directory, the main Listen port, the built module
+        @VHOST_PORT@             a second free port (self.vhost_port), for a <VirtualHost>
+        @DB@                     the SQLite file (self.db_path); @DBD@: DBDriver/DBDParams/
+                                 DBDInitSQL lines for it
+        @CREDENTIALS@            IGraphAppID/IGraphAppSecret and IGraphInstagramAppID/
+                                 IGraphInstagramAppSecret lines (per credentials=, facebook=,
+                                 instagram=); no IGraphRedirectURL
+        @REDIRECT_URL@           self.redirect_url (http://127.0.0.1:PORT<mount>/oauth/callback)
+        @ENDPOINTS@              IGraphEndpoint lines pointing at the fake Meta server (meta=)
+        @SESSION_SECRET@         the session passphrase, stable across rewrites
+        @TOKEN_KEY@ @ASSETS@     <root>/var/token.key, the repository's htdocs/
+        @HTPASSWD@               <root>/htpasswd with users alice/alice-pw and bob/bob-pw
+        @TLS_CERT@ @TLS_KEY@     a self-signed certificate for 127.0.0.1 (self_signed_cert)
+
+    extra= is still appended after it. require_user, location_extra and directives only shape
+    the generated site part and are ignored with site=. mount= is the path the helpers
+    (redirect_url, flows.py, start/graceful probes) use; it does not write any configuration.
+    """
 
     def __init__(self, meta=None, port=None, mpm="event", credentials=True, instagram=True,
                  facebook=True,
                  dbd=True, require_user=False, extra="", location_extra="", env=None,
                  graph_version="v26.0", root=None, faketime=False, directives="",
-                 leak_check=True):
+                 leak_check=True, site=None, mount="/ig", vhost_port=None):
         self.meta = meta
+        self.site = site
+        # where the module is mounted: "/ig", "/social" (no trailing slash)
+        self.mount = mount.rstrip("/")
+        self.vhost_port = vhost_port or (free_port() if site and "@VHOST_PORT@" in site
+                                         else None)
+        self._session_secret = secrets.token_hex(16)
         # False: sanitizer runs skip the leak check at exit (for servers that load modules,
         # such as mod_ssl, whose own per-process objects LeakSanitizer reports); memory errors
         # are still reported
@@ -238,17 +282,10 @@ class Httpd:
 
     # ---- configuration ------------------------------------------------------------------
     def meta_block(self):
-        lines = []
+        lines = self.credential_lines()
         if self.credentials:
-            if self.facebook:
-                lines += [f"IGraphAppID {APP_ID}", f"IGraphAppSecret {APP_SECRET}"]
-            if self.instagram:
-                lines += [f"IGraphInstagramAppID {IG_APP_ID}",
-                          f"IGraphInstagramAppSecret {IG_APP_SECRET}"]
             lines.append(f"IGraphRedirectURL {self.redirect_url}")
-        if self.meta:
-            for name in ENDPOINT_HOSTS:
-                lines.append(f"IGraphEndpoint {name} {self.meta.endpoint(name)}")
+        lines += self.endpoint_lines()
         lines.append(f"IGraphGraphVersion {self.graph_version}")
         if self.directives:
             lines.append(self.directives)
@@ -256,7 +293,47 @@ class Httpd:
 
     @property
     def redirect_url(self):
-        return f"http://127.0.0.1:{self.port}/ig/oauth/callback"
+        return f"http://127.0.0.1:{self.port}{self.mount}/oauth/callback"
+
+    @property
+    def htpasswd_path(self):
+        return self.root / "htpasswd"
+
+    @property
+    def session_secret(self):
+        return self._session_secret
+
+    def write_htpasswd(self):
+        """<root>/htpasswd with alice/alice-pw and bob/bob-pw (created once)."""
+        htpasswd = self.htpasswd_path
+        if not htpasswd.exists():
+            subprocess.run(["htpasswd", "-cbB", str(htpasswd), "alice", "alice-pw"],
+                           check=True, capture_output=True)
+            subprocess.run(["htpasswd", "-bB", str(htpasswd), "bob", "bob-pw"],
+                           check=True, capture_output=True)
+            os.chmod(htpasswd, 0o644)
+        return htpasswd
+
+    def credential_lines(self):
+        lines = []
+        if self.credentials:
+            if self.facebook:
+                lines += [f"IGraphAppID {APP_ID}", f"IGraphAppSecret {APP_SECRET}"]
+            if self.instagram:
+                lines += [f"IGraphInstagramAppID {IG_APP_ID}",
+                          f"IGraphInstagramAppSecret {IG_APP_SECRET}"]
+        return lines
+
+    def endpoint_lines(self):
+        if not self.meta:
+            return []
+        return [f"IGraphEndpoint {name} {self.meta.endpoint(name)}" for name in ENDPOINT_HOSTS]
+
+    def at(self, port=None, scheme="http", mount=None):
+        """The same server reached another way (a <VirtualHost>'s port, https, another mount):
+        an object with url(), redirect_url, mount and session() for that address, everything
+        else delegated to this Httpd. flows.py takes either."""
+        return Site(self, port or self.port, scheme, self.mount if mount is None else mount)
 
     @property
     def db_path(self):
@@ -275,15 +352,18 @@ class Httpd:
         if self.dbd:
             dbd = (f'DBDriver sqlite3\nDBDParams "{self.db_path}"\n'
                    'DBDInitSQL "PRAGMA busy_timeout=5000"')
+        # keep the session secret stable across rewrites so cookies survive a graceful restart
+        # (also for a new Httpd on an existing root, as run_dev.py does)
+        if self.conf_path.exists():
+            m = re.search(r'SessionCryptoPassphrase\s+"?([0-9a-f]{32})"?',
+                          self.conf_path.read_text())
+            if m:
+                self._session_secret = m.group(1)
+        if self.site is not None:
+            return self._write_site_conf(dbd)
         loc = []
         if self.require_user:
-            htpasswd = self.root / "htpasswd"
-            if not htpasswd.exists():
-                subprocess.run(["htpasswd", "-cbB", str(htpasswd), "alice", "alice-pw"],
-                               check=True, capture_output=True)
-                subprocess.run(["htpasswd", "-bB", str(htpasswd), "bob", "bob-pw"],
-                               check=True, capture_output=True)
-                os.chmod(htpasswd, 0o644)
+            htpasswd = self.write_htpasswd()
             loc += ["    IGraphRequireUser On", "    AuthType Basic",
                     '    AuthName "mod_igraph test"', f'    AuthUserFile "{htpasswd}"',
                     "    Require valid-user"]
@@ -294,15 +374,10 @@ class Httpd:
         text = TEMPLATE.read_text()
         subst = {
             "@ROOT@": str(self.root), "@PORT@": str(self.port), "@MODULE@": str(MODULE),
-            "@MPM@": self.mpm, "@SESSION_SECRET@": secrets.token_hex(16),
+            "@MPM@": self.mpm, "@SESSION_SECRET@": self._session_secret,
             "@ASSETS@": str(REPO / "htdocs"), "@DBD@": dbd, "@META@": self.meta_block(),
             "@LOCATION@": "\n".join(loc), "@EXTRA@": self.extra,
         }
-        # keep the session secret stable across rewrites so cookies survive a graceful restart
-        if self.conf_path.exists():
-            m = re.search(r'SessionCryptoPassphrase "([0-9a-f]+)"', self.conf_path.read_text())
-            if m:
-                subst["@SESSION_SECRET@"] = m.group(1)
         for k, v in subst.items():
             text = text.replace(k, v)
         if self.require_user:
@@ -311,6 +386,41 @@ class Httpd:
             text += ("\n<Location /ig/meta>\n    AuthType None\n    Require all granted\n"
                      "</Location>\n")
         self.conf_path.write_text(text)
+
+    def _write_site_conf(self, dbd):
+        """The common head of the template, then self.site with its placeholders filled in,
+        then self.extra."""
+        template = TEMPLATE.read_text()
+        cut = template.index("\n@DBD@\n")
+        head = template[:cut + 1]
+        site = self.site
+        subst = {
+            "@ROOT@": str(self.root), "@PORT@": str(self.port), "@MODULE@": str(MODULE),
+            "@MPM@": self.mpm,
+        }
+        for k, v in subst.items():
+            head = head.replace(k, v)
+        site_subst = dict(subst)
+        site_subst.update({
+            "@VHOST_PORT@": str(self.vhost_port or ""),
+            "@DBD@": dbd or "", "@DB@": str(self.db_path),
+            "@CREDENTIALS@": "\n".join(self.credential_lines()),
+            "@REDIRECT_URL@": self.redirect_url,
+            "@ENDPOINTS@": "\n".join(self.endpoint_lines()),
+            "@SESSION_SECRET@": self._session_secret,
+            "@TOKEN_KEY@": str(self.root / "var" / "token.key"),
+            "@ASSETS@": str(REPO / "htdocs"),
+        })
+        if "@HTPASSWD@" in site:
+            site_subst["@HTPASSWD@"] = str(self.write_htpasswd())
+        if "@TLS_CERT@" in site or "@TLS_KEY@" in site:
+            cert, key = self_signed_cert(self.root / "tls")
+            site_subst.update({"@TLS_CERT@": str(cert), "@TLS_KEY@": str(key)})
+        for k, v in site_subst.items():
+            site = site.replace(k, v)
+        left = re.findall(r"@[A-Z_]+@", site)
+        assert not left, "unknown placeholders in site=: %s" % sorted(set(left))
+        self.conf_path.write_text(head + "\n" + site.strip("\n") + "\n\n" + self.extra + "\n")
 
     # ---- time (libfaketime) -------------------------------------------------------------
     def set_time_offset(self, seconds):
@@ -392,7 +502,7 @@ class Httpd:
             end = time.time() + timeout
             while time.time() < end:
                 try:
-                    requests.get(self.url("/ig/"), timeout=timeout)
+                    requests.get(self.url(self.mount + "/"), timeout=timeout)
                     break
                 except requests.RequestException:
                     time.sleep(0.2)
@@ -417,7 +527,8 @@ class Httpd:
         end = time.time() + timeout
         while time.time() < end:
             try:
-                if requests.get(self.url("/ig/api/accounts"), timeout=2).status_code:
+                if requests.get(self.url(self.mount + "/api/accounts"),
+                                timeout=2).status_code:
                     return
             except requests.RequestException:
                 time.sleep(0.05)
@@ -539,6 +650,36 @@ class Httpd:
 
     def cleanup(self):
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Site:
+    """One address of an Httpd (see Httpd.at): its own url(), redirect_url, mount and session();
+    every other attribute is the Httpd's."""
+
+    def __init__(self, httpd, port, scheme, mount):
+        self.httpd = httpd
+        self.port = port
+        self.scheme = scheme
+        self.mount = mount.rstrip("/")
+
+    def __getattr__(self, name):
+        return getattr(self.httpd, name)
+
+    def url(self, path):
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+
+    @property
+    def redirect_url(self):
+        return self.url(self.mount + "/oauth/callback")
+
+    def session(self, user=None):
+        s = self.httpd.session(user)
+        if self.scheme == "https":
+            # the self-signed certificate of self_signed_cert(); without trust_env, because a
+            # REQUESTS_CA_BUNDLE in the environment would win over the session's verify
+            s.verify = False
+            s.trust_env = False
+        return s
 
 
 def follow_dialog(location, action="allow", session=None):
