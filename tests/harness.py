@@ -391,7 +391,10 @@ class Httpd:
         """The common head of the template, then self.site with its placeholders filled in,
         then self.extra."""
         template = TEMPLATE.read_text()
-        cut = template.index("\n@DBD@\n")
+        cut = template.find("\n@DBD@\n")
+        if cut < 0:
+            raise RuntimeError(f"{TEMPLATE} has no @DBD@ line: Httpd(site=...) keeps the "
+                               "template up to that line and replaces the rest")
         head = template[:cut + 1]
         site = self.site
         subst = {
