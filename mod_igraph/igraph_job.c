@@ -1510,6 +1510,15 @@ static apr_status_t igraph_pv_media(igraph_pv_t *v, igraph_publish_req_t *out)
     return igraph_pv_fail(v, "media_type", "must be REELS, IMAGE, STORIES or CAROUSEL");
 }
 
+int igraph_is_idempotency_key(const char *key)
+{
+    const char *c = key;
+    while (*c >= 0x20 && *c < 0x7f) {
+        c++;
+    }
+    return *key && !*c && c - key <= IGRAPH_IDEMPOTENCY_MAX;
+}
+
 apr_status_t igraph_publish_validate(apr_pool_t *p, const igraph_json_t *body,
                                      const igraph_publish_rules_t *rules, igraph_publish_req_t *out,
                                      const char **field, const char **msg)
@@ -1631,15 +1640,9 @@ apr_status_t igraph_publish_validate(apr_pool_t *p, const igraph_json_t *body,
     if ((rv = igraph_pv_str(&v, "idempotency_key", &out->idempotency_key)) != APR_SUCCESS) {
         goto leave;
     }
-    if (out->idempotency_key) {
-        const char *c = out->idempotency_key;
-        while (*c >= 0x20 && *c < 0x7f) {
-            c++;
-        }
-        if (!*out->idempotency_key || *c || c - out->idempotency_key > IGRAPH_IDEMPOTENCY_MAX) {
-            rv = igraph_pv_fail(&v, "idempotency_key", "1 to 128 printable ASCII characters");
-            goto leave;
-        }
+    if (out->idempotency_key && !igraph_is_idempotency_key(out->idempotency_key)) {
+        rv = igraph_pv_fail(&v, "idempotency_key", IGRAPH_IDEMPOTENCY_RULE);
+        goto leave;
     }
     if ((x = igraph_pv_get(&v, "risk")) != NULL) {
         if (!igraph_pv_unit(x, &out->risk)) {

@@ -239,6 +239,11 @@ typedef struct igraph_publish_rules_t {
     const char *affiliate_hosts;       /* IGraphAffiliateHosts (comma list) or NULL */
 } igraph_publish_rules_t;
 
+/* An idempotency key, from the JSON field or the Idempotency-Key header: 1 to
+ * IGRAPH_IDEMPOTENCY_MAX printable ASCII characters. */
+#define IGRAPH_IDEMPOTENCY_RULE "1 to 128 printable ASCII characters"
+int igraph_is_idempotency_key(const char *key);
+
 /* Validates a publish body (an object). APR_SUCCESS with *out filled (caption attributed), or
  * APR_EINVAL with *field naming the offending field ("body", "caption", "children[1].image_url",
  * ...) and *msg a short reason for the client. Unknown fields are ignored; JSON null counts as

@@ -634,3 +634,27 @@ int igraph_is_local_path(const char *s)
     }
     return 1;
 }
+
+int igraph_cookie_has_attr(const char *set_cookie, const char *attr)
+{
+    const char *s = set_cookie ? strchr(set_cookie, ';') : NULL;
+    apr_size_t alen = strlen(attr);
+
+    while (s) {
+        const char *name = s + 1, *end;
+        apr_size_t n;
+        while (*name == ' ' || *name == '\t') {
+            name++;
+        }
+        end = name + strcspn(name, ";=");
+        n = (apr_size_t)(end - name);
+        while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t')) {
+            n--;
+        }
+        if (n == alen && !strncasecmp(name, attr, alen)) {
+            return 1;
+        }
+        s = strchr(end, ';');
+    }
+    return 0;
+}

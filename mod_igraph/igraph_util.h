@@ -70,4 +70,9 @@ int igraph_is_utf8(const char *s, apr_size_t len);
  * percent-decoding, which the caller has done). */
 int igraph_is_local_path(const char *s);
 
+/* 1 when the Set-Cookie value carries the attribute attr (e.g. "Secure"): attributes are the
+ * ';'-separated items after the first name=value pair, compared by name, case-insensitively,
+ * surrounding blanks ignored. A cookie *named* "secure_x" has no Secure attribute. */
+int igraph_cookie_has_attr(const char *set_cookie, const char *attr);
+
 #endif

@@ -30,6 +30,7 @@
 #include "mod_igraph_worker.h"
 #include "mod_igraph_routes.h"
 #include "mod_igraph_storage.h"
+#include "mod_igraph_mount.h"
 #include <http_request.h>
 
 /* Core log messages go to the main server's error log under this module's LogLevel. */
@@ -51,6 +52,23 @@ static int module_log_level(const server_rec *s)
     return s->log.level;
 }
 
+/* Runs at every configuration load, `apachectl -t` included: settles the values and finds the
+ * mount points, so a mount form that cannot work fails the check. */
+static int mig_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
+{
+    int rc;
+
+    mig_config_settle(pconf, s);
+    if ((rc = mig_mount_find(pconf, s)) != OK) {
+        return rc;
+    }
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+        mig_mount_check_redirects(ptemp, s);
+    }
+    return OK;
+}
+
 static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     /* The first pass at start-up only checks the configuration ("dry run"). */
@@ -61,6 +79,7 @@ static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     igraph_log_set_sink(log_sink, s, module_log_level(s));
 
     mig_storage_check(s, ptemp);
+    mig_mount_check_redirects(ptemp, s);
     return mig_config_finish(pconf, ptemp, s);
 }
 
@@ -97,6 +116,7 @@ static void mig_register_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = {"mod_dbd.c", NULL};
 
+    ap_hook_check_config(mig_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mig_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mig_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(mig_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);

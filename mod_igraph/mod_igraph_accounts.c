@@ -3,13 +3,15 @@
  *   GET    /accounts (and /)                 HTML list with connect / reconnect / disable /
  *                                            enable / remove
  *   POST   /accounts/{id}/{disable|enable|remove}   the page's forms (CSRF token)
+ *   GET    /assets/{name}                    the page's stylesheet and images (IGraphAssetsDir)
  *   GET    /api/accounts                     {"ok":true,"accounts":[...]}
  *   GET    /api/accounts/{id}                {"ok":true,"account":{...}}
  *   POST   /api/accounts/{id}/disable|enable {"ok":true,"account":{...}}
  *   DELETE /api/accounts/{id}                {"ok":true,"deleted":id}
  *
  * Accounts belong to the user who connected them; another owner's id answers 404 exactly like
- * an id that does not exist.
+ * an id that does not exist. The dispatcher (mod_igraph_routes.c) has checked the user, the
+ * request's origin and body, the form's CSRF token, and acquired q->db before these run.
  */
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +19,6 @@
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "mod_igraph_routes.h"
 #include "mod_igraph_accounts.h"
 #include "mod_igraph_worker.h"
 #include "igraph_util.h"
@@ -47,15 +48,12 @@ static int change_account(mig_req *q, apr_int64_t id, const char *verb, igraph_a
                           const char **code, const char **msg)
 {
     apr_pool_t *p = q->r->pool;
-    igraph_db_t *db = mig_db(q);
+    igraph_db_t *db = q->db;
     igraph_account_t *a;
     apr_status_t rv;
 
     *code = "storage_unavailable";
     *msg = "the account database is not available";
-    if (!db) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
     rv = igraph_store_account_get(db, p, q->owner, id, &a);
     if (rv == APR_NOTFOUND) {
         *code = "not_found";
@@ -104,27 +102,20 @@ static int change_account(mig_req *q, apr_int64_t id, const char *verb, igraph_a
     return OK;
 }
 
-int mig_accounts_form(mig_req *q, apr_int64_t id, const char *verb)
+static int account_reply(mig_req *q, const igraph_account_t *a)
 {
-    int status;
-    apr_table_t *form = mig_read_form(q, &status);
+    igraph_json_t *j = igraph_json_new_object(q->r->pool);
+    igraph_json_setb(j, "ok", 1);
+    igraph_json_setj(j, "account", mig_account_json(q, a));
+    return mig_json(q, HTTP_OK, j);
+}
+
+int mig_accounts_form(mig_req *q)
+{
     igraph_account_t *a;
     const char *code, *msg;
+    int status = change_account(q, q->id, q->route->arg, &a, &code, &msg);
 
-    if (!form) {
-        return mig_html_error(q, status == OK ? HTTP_BAD_REQUEST : status, "Invalid form",
-                              "The form could not be read. Please try again.");
-    }
-    if (!mig_csrf_ok(q, form)) {
-        return mig_html_error(q, HTTP_FORBIDDEN, "Form expired",
-                              "This form is not valid for your session (CSRF check). Reload "
-                              "the page and try again.");
-    }
-    if (strcmp(verb, "disable") != 0 && strcmp(verb, "enable") != 0 &&
-        strcmp(verb, "remove") != 0) {
-        return mig_html_error(q, HTTP_NOT_FOUND, "Not found", "Unknown account action.");
-    }
-    status = change_account(q, id, verb, &a, &code, &msg);
     if (status != OK) {
         return mig_fail(q, status, code, "Could not change the account", msg);
     }
@@ -134,14 +125,12 @@ int mig_accounts_form(mig_req *q, apr_int64_t id, const char *verb)
 int mig_api_accounts(mig_req *q)
 {
     apr_pool_t *p = q->r->pool;
-    igraph_db_t *db = mig_db(q);
     apr_array_header_t *list;
     igraph_json_t *j, *arr;
     int i;
 
-    if (!db || igraph_store_accounts_list(db, p, q->owner, &list) != APR_SUCCESS) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the account database is not available");
+    if (igraph_store_accounts_list(q->db, p, q->owner, &list) != APR_SUCCESS) {
+        return mig_fail_storage(q);
     }
     j = igraph_json_new_object(p);
     arr = igraph_json_new_array(p);
@@ -153,11 +142,46 @@ int mig_api_accounts(mig_req *q)
     return mig_json(q, HTTP_OK, j);
 }
 
+int mig_api_account(mig_req *q)
+{
+    igraph_account_t *a;
+    apr_status_t rv = igraph_store_account_get(q->db, q->r->pool, q->owner, q->id, &a);
+
+    if (rv == APR_NOTFOUND) {
+        return mig_fail(q, HTTP_NOT_FOUND, "not_found", NULL, "no such account");
+    }
+    if (rv != APR_SUCCESS) {
+        return mig_fail_storage(q);
+    }
+    return account_reply(q, a);
+}
+
+int mig_api_account_change(mig_req *q)
+{
+    const char *verb = q->route->arg, *code, *msg;
+    igraph_account_t *a = NULL;
+    int status = change_account(q, q->id, verb, &a, &code, &msg);
+
+    if (status != OK) {
+        return mig_fail(q, status, code, NULL, msg);
+    }
+    if (!strcmp(verb, "delete")) {
+        igraph_json_t *j = igraph_json_new_object(q->r->pool);
+        igraph_json_setb(j, "ok", 1);
+        igraph_json_setl(j, "deleted", q->id);
+        return mig_json(q, HTTP_OK, j);
+    }
+    if (!a) {
+        return mig_fail_storage(q);
+    }
+    return account_reply(q, a);
+}
+
 /* POST /api/accounts/{id}/refresh: refresh one account now, whatever the window says. */
-static int api_refresh(mig_req *q, apr_int64_t id)
+int mig_api_account_refresh(mig_req *q)
 {
     request_rec *r = q->r;
-    igraph_db_t *db = mig_db(q);
+    igraph_db_t *db = q->db;
     igraph_account_t *a;
     igraph_refresh_result_e res;
     const char *holder, *detail = NULL;
@@ -166,35 +190,26 @@ static int api_refresh(mig_req *q, apr_int64_t id)
     int status = HTTP_OK;
     const char *code = NULL;
 
-    if (!db) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the account database is not available");
-    }
-    rv = igraph_store_account_get(db, r->pool, q->owner, id, &a);
+    rv = igraph_store_account_get(db, r->pool, q->owner, q->id, &a);
     if (rv == APR_NOTFOUND) {
-        return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such account");
+        return mig_fail(q, HTTP_NOT_FOUND, "not_found", NULL, "no such account");
     }
     if (rv != APR_SUCCESS) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the account database is not available");
+        return mig_fail_storage(q);
     }
     if (!strcmp(a->status, "disabled")) {
-        return mig_json_error(q, HTTP_CONFLICT, "account_disabled",
-                              "enable the account before refreshing it");
-    }
-    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured",
-                              "no Meta app is configured on this server");
+        return mig_fail(q, HTTP_CONFLICT, "account_disabled", NULL,
+                        "enable the account before refreshing it");
     }
     holder = apr_psprintf(r->pool, "request:%" APR_PID_T_FMT ":%ld", getpid(),
                           (long)r->connection->id);
-    if (igraph_store_account_claim(db, r->pool, id, holder, igraph_now(),
+    if (igraph_store_account_claim(db, r->pool, q->id, holder, igraph_now(),
                                    igraph_now() + 120) != APR_SUCCESS) {
-        return mig_json_error(q, HTTP_CONFLICT, "refresh_in_progress",
-                              "this account is being refreshed right now; try again shortly");
+        return mig_fail(q, HTTP_CONFLICT, "refresh_in_progress", NULL,
+                        "this account is being refreshed right now; try again shortly");
     }
     res = mig_refresh_one(r->server, db, r->pool, a, 1, NULL, &detail);
-    igraph_store_account_unclaim(db, r->pool, id, holder);
+    igraph_store_account_unclaim(db, r->pool, q->id, holder);
     switch (res) {
     case IGRAPH_REFRESHED:
     case IGRAPH_REFRESH_STALE:
@@ -213,7 +228,7 @@ static int api_refresh(mig_req *q, apr_int64_t id)
         code = "storage_unavailable";
         break;
     }
-    if (igraph_store_account_get(db, r->pool, q->owner, id, &a) != APR_SUCCESS) {
+    if (igraph_store_account_get(db, r->pool, q->owner, q->id, &a) != APR_SUCCESS) {
         a = NULL;
     }
     j = igraph_json_new_object(r->pool);
@@ -232,69 +247,23 @@ static int api_refresh(mig_req *q, apr_int64_t id)
     return mig_json(q, status, j);
 }
 
-int mig_api_account(mig_req *q, apr_int64_t id, const char *verb)
+int mig_serve_asset(mig_req *q)
 {
     request_rec *r = q->r;
-    igraph_account_t *a = NULL;
-    igraph_json_t *j;
-    const char *code, *msg;
-    int status;
-
-    if (!*verb && r->method_number == M_GET) {
-        igraph_db_t *db = mig_db(q);
-        apr_status_t rv;
-        if (!db) {
-            return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                  "the account database is not available");
-        }
-        rv = igraph_store_account_get(db, r->pool, q->owner, id, &a);
-        if (rv == APR_NOTFOUND) {
-            return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such account");
-        }
-        if (rv != APR_SUCCESS) {
-            return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                  "the account database is not available");
-        }
+    const mig_asset *as = q->c->assets ? apr_hash_get(q->c->assets, q->name,
+                                                        APR_HASH_KEY_STRING)
+                                         : NULL;
+    if (!as) {
+        return mig_fail(q, HTTP_NOT_FOUND, "not_found", "Not found", "No such file");
     }
-    else {
-        if (!*verb) {
-            if (r->method_number != M_DELETE) {
-                apr_table_setn(r->err_headers_out, "Allow", "GET, DELETE");
-                return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                      "use GET or DELETE on an account");
-            }
-            verb = "delete";
-        }
-        else if (strcmp(verb, "disable") != 0 && strcmp(verb, "enable") != 0 &&
-                 strcmp(verb, "refresh") != 0) {
-            return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "unknown account action");
-        }
-        else if (r->method_number != M_POST) {
-            apr_table_setn(r->err_headers_out, "Allow", "POST");
-            return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                  "use POST for account actions");
-        }
-        if (mig_cross_site(q)) {
-            return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
-                                  "state-changing requests from other sites are refused");
-        }
-        if (!strcmp(verb, "refresh")) {
-            return api_refresh(q, id);
-        }
-        status = change_account(q, id, verb, &a, &code, &msg);
-        if (status != OK) {
-            return mig_json_error(q, status, code, msg);
-        }
+    ap_set_content_type(r, as->type);
+    apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=3600");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_length(r, as->len);
+    if (!r->header_only) {
+        ap_rwrite(as->data, (int)as->len, r);
     }
-    j = igraph_json_new_object(r->pool);
-    igraph_json_setb(j, "ok", 1);
-    if (!strcmp(verb, "delete")) {
-        igraph_json_setl(j, "deleted", id);
-    }
-    else if (a) {
-        igraph_json_setj(j, "account", mig_account_json(q, a));
-    }
-    return mig_json(q, HTTP_OK, j);
+    return OK;
 }
 
 /* ---- the page ----------------------------------------------------------------------------- */
@@ -416,15 +385,13 @@ int mig_accounts_page(mig_req *q)
 {
     request_rec *r = q->r;
     int fb = mig_fb_configured(q->c), ig = mig_ig_configured(q->c);
-    igraph_db_t *db = mig_db(q);
     apr_array_header_t *list = NULL;
     const char *csrf = mig_session_available(q) ? mig_csrf_token(q) : "";
     int i;
 
-    if (db && igraph_store_accounts_list(db, r->pool, q->owner, &list) != APR_SUCCESS) {
-        list = NULL;
+    if (igraph_store_accounts_list(q->db, r->pool, q->owner, &list) != APR_SUCCESS) {
+        return mig_fail_storage(q);
     }
-    r->status = list ? HTTP_OK : HTTP_SERVICE_UNAVAILABLE;
     mig_page_begin(q, "Instagram accounts");
     if (r->header_only) {
         return OK;
@@ -455,16 +422,6 @@ int mig_accounts_page(mig_req *q)
                     "META_APP_ID, META_APP_SECRET and META_REDIRECT_URL work too. Then "
                     "restart Apache.</p></section>\n",
                  q->base);
-    }
-    if (!list) {
-        mig_html(q, "<section class=\"card error\" id=\"storage-unavailable\"><h2>Storage "
-                    "unavailable</h2><p>The account database cannot be used "
-                    "(storage_unavailable). Configure mod_dbd (<code>DBDriver sqlite3</code>, "
-                    "<code>DBDParams /var/lib/apache2/igraph/igraph.db</code>) and make the "
-                    "directory writable by the Apache user; see the error log.</p>"
-                    "</section>\n");
-        mig_page_end(q);
-        return OK;
     }
     if (list->nelts == 0) {
         mig_html(q, "<section class=\"card empty\" id=\"no-accounts\"><p>No account connected "

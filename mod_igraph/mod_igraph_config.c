@@ -104,23 +104,12 @@ void *mig_create_dir_cfg(apr_pool_t *p, char *dir)
 {
     mig_dir_cfg *d = apr_pcalloc(p, sizeof(*d));
     d->require_user = -1;
-    if (dir) {
-        char *b = apr_pstrdup(p, dir);
-        apr_size_t n = strlen(b);
-        while (n > 1 && b[n - 1] == '/') {
-            b[--n] = '\0';
-        }
-        d->base = (n == 1 && b[0] == '/') ? "" : b;
-    }
     return d;
 }
 
 void *mig_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv)
 {
     mig_dir_cfg *base = basev, *add = addv, *d = apr_pcalloc(p, sizeof(*d));
-    /* The mount point is the outermost section: a nested <Location /ig/api> that only sets
-     * IGraphRequireUser must not move it. */
-    d->base = base->base ? base->base : add->base;
     d->require_user = (add->require_user != -1) ? add->require_user : base->require_user;
     return d;
 }
@@ -569,8 +558,10 @@ static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c)
             continue;
         }
         if ((err = env_vars[i].check(p, env_vars[i].var, v))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s: %s",
-                         env_vars[i].var, err);
+            if (mig_config_logs_now()) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring %s: %s",
+                             env_vars[i].var, err);
+            }
         }
         else if (env_vars[i].check == check_secret) {
             SLOT(c, env_vars[i].slot) = igraph_secret_strdup(p, v);
@@ -581,8 +572,10 @@ static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c)
     }
     if (!c->fb_scopes && (v = getenv("META_SCOPES")) && *v) {
         if ((err = check_scopes(p, 0, v, &out))) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring META_SCOPES: %s",
-                         err);
+            if (mig_config_logs_now()) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "IG0002: ignoring META_SCOPES: %s",
+                             err);
+            }
         }
         else {
             c->fb_scopes = out;
@@ -689,15 +682,19 @@ static igraph_key_t *load_key(apr_pool_t *pconf, server_rec *s, const char *path
     return k;
 }
 
-int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+int mig_config_logs_now(void)
 {
-    apr_hash_t *keys = apr_hash_make(ptemp);
+    return ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG ||
+           ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST;
+}
+
+void mig_config_settle(apr_pool_t *pconf, server_rec *s)
+{
     server_rec *vs;
     int i;
 
     for (vs = s; vs; vs = vs->next) {
         mig_srv_cfg *c = mig_srv(vs);
-        const char *err = NULL;
 
         env_fallback(vs, pconf, c);
         if (!c->graph_version) {
@@ -745,6 +742,18 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         if (!c->key_file) {
             c->key_file = ap_server_root_relative(pconf, MIG_DEFAULT_KEY_FILE);
         }
+    }
+}
+
+int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *keys = apr_hash_make(ptemp);
+    server_rec *vs;
+
+    for (vs = s; vs; vs = vs->next) {
+        mig_srv_cfg *c = mig_srv(vs);
+        const char *err = NULL;
+
         if (c->assets_dir) {
             c->assets = load_assets(pconf, ptemp, vs, c->assets_dir);
         }

@@ -35,6 +35,14 @@ typedef enum {
 #define MIG_DEFAULT_CONCURRENCY 2
 #define MIG_DEFAULT_MAX_RISK 0.2
 
+/* A place where `SetHandler igraph` mounts the module (mod_igraph_mount.c). */
+typedef struct mig_mount {
+    const char *path;                      /* "" (whole server) or "/ig", no trailing slash */
+    apr_size_t len;
+    const char *file;                      /* where SetHandler was written */
+    int line;
+} mig_mount;
+
 typedef struct mig_srv_cfg {
     const char *app_id, *app_secret;       /* Facebook Login */
     const char *ig_app_id, *ig_app_secret; /* Instagram Login */
@@ -55,6 +63,8 @@ typedef struct mig_srv_cfg {
     const char *webhook_verify_token;      /* IGraphWebhookVerifyToken */
     double max_risk;                       /* -1 unset (0.2) */
     int require_license;                   /* -1 unset (Off) */
+    /* filled in check_config */
+    apr_array_header_t *mounts;            /* mig_mount: this server's mount points */
     /* filled in post_config */
     igraph_key_t *key;                     /* NULL when it could not be loaded */
     const char *key_error;
@@ -64,7 +74,6 @@ typedef struct mig_srv_cfg {
 } mig_srv_cfg;
 
 typedef struct mig_dir_cfg {
-    const char *base;                      /* path of the outermost section (mount point) */
     int require_user;                      /* -1 unset */
 } mig_dir_cfg;
 
@@ -83,7 +92,13 @@ void *mig_create_dir_cfg(apr_pool_t *p, char *dir);
 void *mig_merge_dir_cfg(apr_pool_t *p, void *basev, void *addv);
 const char *mig_endpoint_name(mig_endpoint_e ep);
 const char *mig_endpoint_default(mig_endpoint_e ep);
-/* post_config: environment fallbacks, defaults, key loading. Returns OK or an error status. */
+/* 1 when start-up messages should be logged now: in the real pass of a start or restart, and
+ * in `apachectl -t` (not in the first, checking pass of a start, which goes to the console). */
+int mig_config_logs_now(void);
+/* check_config: environment fallbacks and defaults for every server. */
+void mig_config_settle(apr_pool_t *pconf, server_rec *s);
+/* post_config: the token keys and UI assets, and the warnings about what is missing. Returns OK
+ * or an error status. */
 int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 mig_srv_cfg *mig_srv(const server_rec *s);
 int mig_fb_configured(const mig_srv_cfg *c);

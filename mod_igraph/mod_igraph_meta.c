@@ -9,7 +9,8 @@
  *   GET  /api/events           the caller's accounts' events (ordinary API route)
  *
  * signed_request and webhook signatures are checked against the Instagram app secret and the
- * Facebook app secret (Meta's documents disagree on which one Instagram Login uses).
+ * Facebook app secret (Meta's documents disagree on which one Instagram Login uses). Storage is
+ * only touched once a signature checked out.
  */
 #include <string.h>
 
@@ -18,8 +19,8 @@
 #include <http_protocol.h>
 #include <http_core.h>
 
-#include "mod_igraph_routes.h"
 #include "mod_igraph_meta.h"
+#include "mod_igraph_storage.h"
 #include "igraph_meta.h"
 #include "igraph_util.h"
 
@@ -70,17 +71,15 @@ static int signed_callback(mig_req *q, int deletion)
     igraph_db_t *db;
     int status, which = -1, count = 0;
 
-    if (r->method_number != M_POST) {
-        apr_table_setn(r->err_headers_out, "Allow", "POST");
-        return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use POST");
-    }
     if (!secs[0]) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured",
-                              "no app secret is configured to verify Meta's signature");
+        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured", NULL,
+                        "no app secret is configured to verify Meta's signature");
     }
-    if (!(form = mig_read_form(q, &status))) {
-        return mig_json_error(q, status == OK ? HTTP_BAD_REQUEST : status, "bad_request",
-                              "expected a form with signed_request");
+    if ((status = mig_read_form(q, &form)) != OK) {
+        return mig_fail(q, status, status == HTTP_REQUEST_ENTITY_TOO_LARGE ? "body_too_large"
+                                   : status == HTTP_UNSUPPORTED_MEDIA_TYPE ? "unsupported_media_type"
+                                                                           : "bad_request",
+                        NULL, "expected a form with signed_request");
     }
     sr = apr_table_get(form, "signed_request");
     if (!sr || igraph_table_count(form, "signed_request") != 1 ||
@@ -90,23 +89,20 @@ static int signed_callback(mig_req *q, int deletion)
                       "IG0080: %s callback refused: %s", deletion ? "data deletion"
                                                                    : "deauthorize",
                       sr ? (why ? why : "invalid signed_request") : "no signed_request");
-        return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_signed_request",
-                              "the signed_request is missing, malformed or not signed by Meta");
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_signed_request", NULL,
+                        "the signed_request is missing, malformed or not signed by Meta");
     }
     user_id = igraph_json_get_id(r->pool, payload, "user_id", NULL);
     login = logins[which];
     if (q->c->app_secret && q->c->ig_app_secret && !strcmp(q->c->app_secret, q->c->ig_app_secret)) {
         login = NULL;   /* one secret for both logins: the signature cannot tell them apart */
     }
-    if (!(db = mig_db(q))) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the account database is not available");
+    if (!(db = mig_storage_request(r))) {
+        return mig_fail_storage(q);
     }
     if (!deletion) {
-        if (igraph_store_deauthorize(db, r->pool, user_id, login, &count) !=
-            APR_SUCCESS) {
-            return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                  "the account database is not available");
+        if (igraph_store_deauthorize(db, r->pool, user_id, login, &count) != APR_SUCCESS) {
+            return mig_fail_storage(q);
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       "IG0081: deauthorized by Meta for %s user %s: %d account(s) disabled, "
@@ -123,8 +119,7 @@ static int signed_callback(mig_req *q, int deletion)
         igraph_json_t *o;
         if (igraph_store_data_deletion(db, r->pool, user_id, login, code, &count) !=
             APR_SUCCESS) {
-            return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                  "the account database is not available");
+            return mig_fail_storage(q);
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       "IG0082: data deletion for %s user %s: %d account(s) deleted, "
@@ -137,13 +132,12 @@ static int signed_callback(mig_req *q, int deletion)
     }
 }
 
-static int deletion_status(mig_req *q)
+int mig_meta_deletion_status(mig_req *q)
 {
     request_rec *r = q->r;
     const char *code = apr_table_get(q->args, "code"), *s, *status = NULL;
     apr_int64_t created = 0, completed = 0;
     int deleted = 0;
-    igraph_db_t *db;
 
     for (s = code; s && *s; s++) {
         if (!apr_isalnum(*s)) {
@@ -151,18 +145,11 @@ static int deletion_status(mig_req *q)
             break;
         }
     }
-    if (!code || !igraph_is_deletion_code(code)) {
-        return mig_html_error(q, HTTP_NOT_FOUND, "Unknown request",
-                              "There is no data deletion request with this code.");
-    }
-    if (!(db = mig_db(q))) {
-        return mig_html_error(q, HTTP_SERVICE_UNAVAILABLE, "Try again later",
-                              "The status of deletion requests cannot be read right now.");
-    }
-    if (igraph_store_deletion_get(db, r->pool, code, &status, &deleted, &created, &completed) !=
-        APR_SUCCESS) {
-        return mig_html_error(q, HTTP_NOT_FOUND, "Unknown request",
-                              "There is no data deletion request with this code.");
+    if (!code || !igraph_is_deletion_code(code) ||
+        igraph_store_deletion_get(q->db, r->pool, code, &status, &deleted, &created,
+                                  &completed) != APR_SUCCESS) {
+        return mig_fail(q, HTTP_NOT_FOUND, "not_found", "Unknown request",
+                        "There is no data deletion request with this code.");
     }
     mig_page_begin(q, "Data deletion request");
     if (!r->header_only) {
@@ -183,115 +170,98 @@ static int deletion_status(mig_req *q)
     return OK;
 }
 
-static int webhook(mig_req *q)
+int mig_meta_webhook_verify(mig_req *q)
+{
+    request_rec *r = q->r;
+    const char *mode = apr_table_get(q->args, "hub.mode");
+    const char *token = apr_table_get(q->args, "hub.verify_token");
+    const char *challenge = apr_table_get(q->args, "hub.challenge"), *s;
+    const char *want = q->c->webhook_verify_token;
+    int ok = want && mode && token && challenge && !strcmp(mode, "subscribe") &&
+             igraph_ct_equal(want, strlen(want), token, strlen(token)) &&
+             strlen(challenge) <= 256;
+
+    for (s = challenge; ok && *s; s++) {
+        if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.') {
+            ok = 0;
+        }
+    }
+    if (!ok) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "IG0083: webhook verification refused%s",
+                      want ? "" : " (IGraphWebhookVerifyToken is not set)");
+        return mig_fail(q, HTTP_FORBIDDEN, "verification_failed", NULL,
+                        "hub.mode, hub.verify_token or hub.challenge is wrong");
+    }
+    ap_set_content_type(r, "text/plain");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_rputs(challenge, r);
+    return OK;
+}
+
+int mig_meta_webhook_events(mig_req *q)
 {
     request_rec *r = q->r;
     const char *const *logins;
     const char *const *secs = secrets(q, 0, &logins);
+    const char *sig = apr_table_get(r->headers_in, "X-Hub-Signature-256");
+    apr_array_header_t *events;
+    igraph_json_t *body, *o;
+    igraph_db_t *db;
+    char *raw;
+    apr_size_t len;
+    int rc, i, stored = 0, dup = 0;
 
-    if (r->method_number == M_GET) {
-        const char *mode = apr_table_get(q->args, "hub.mode");
-        const char *token = apr_table_get(q->args, "hub.verify_token");
-        const char *challenge = apr_table_get(q->args, "hub.challenge"), *s;
-        const char *want = q->c->webhook_verify_token;
-        int ok = want && mode && token && challenge && !strcmp(mode, "subscribe") &&
-                 igraph_ct_equal(want, strlen(want), token, strlen(token)) &&
-                 strlen(challenge) <= 256;
-        for (s = challenge; ok && *s; s++) {
-            if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.') {
-                ok = 0;
-            }
-        }
-        if (!ok) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "IG0083: webhook verification refused%s",
-                          want ? "" : " (IGraphWebhookVerifyToken is not set)");
-            return mig_json_error(q, HTTP_FORBIDDEN, "verification_failed",
-                                  "hub.mode, hub.verify_token or hub.challenge is wrong");
-        }
-        ap_set_content_type(r, "text/plain");
-        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-        ap_rputs(challenge, r);
-        return OK;
+    rc = mig_read_body(q, WEBHOOK_MAX_BODY, &raw, &len);
+    if (rc != OK) {
+        return mig_fail(q, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
+                        rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? "body_too_large" : "bad_request",
+                        NULL, "the body could not be read");
     }
-    if (r->method_number == M_POST) {
-        const char *sig = apr_table_get(r->headers_in, "X-Hub-Signature-256");
-        apr_array_header_t *events;
-        igraph_json_t *body;
-        igraph_db_t *db;
-        char *raw;
-        apr_size_t len;
-        int rc, i, stored = 0, dup = 0;
-
-        rc = mig_read_body(q, WEBHOOK_MAX_BODY, &raw, &len);
-        if (rc != OK) {
-            return mig_json_error(q, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
-                                  rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? "body_too_large"
-                                                                      : "bad_request",
-                                  "the body could not be read");
+    if (!secs[0] || !sig || !igraph_hub_signature_ok(sig, raw, len, secs)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "IG0084: webhook refused: %s",
+                      !sig ? "no X-Hub-Signature-256" : "bad signature");
+        return mig_fail(q, HTTP_FORBIDDEN, "invalid_signature", NULL,
+                        "X-Hub-Signature-256 is missing or does not match");
+    }
+    if (igraph_json_parse(&body, r->pool, raw, len, NULL) != APR_SUCCESS ||
+        igraph_webhook_events(r->pool, body, &events) != APR_SUCCESS) {
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_json", NULL,
+                        "the body is not a webhook notification");
+    }
+    /* a 503 is fine for Meta: it retries failed deliveries for 36 hours */
+    if (!(db = mig_storage_request(r))) {
+        return mig_fail_storage(q);
+    }
+    for (i = 0; i < events->nelts; i++) {
+        apr_status_t rv = igraph_store_event_insert(
+            db, r->pool, APR_ARRAY_IDX(events, i, igraph_webhook_event_t *));
+        if (rv == APR_SUCCESS) {
+            stored++;
         }
-        if (!secs[0] || !sig || !igraph_hub_signature_ok(sig, raw, len, secs)) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          "IG0084: webhook refused: %s", !sig ? "no X-Hub-Signature-256"
-                                                              : "bad signature");
-            return mig_json_error(q, HTTP_FORBIDDEN, "invalid_signature",
-                                  "X-Hub-Signature-256 is missing or does not match");
+        else if (rv == APR_EEXIST) {
+            dup++;
         }
-        if (igraph_json_parse(&body, r->pool, raw, len, NULL) != APR_SUCCESS ||
-            igraph_webhook_events(r->pool, body, &events) != APR_SUCCESS) {
-            return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_json",
-                                  "the body is not a webhook notification");
-        }
-        if (!(db = mig_db(q))) {
-            /* Meta retries failed deliveries for 36 hours */
-            return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                  "the event store is not available");
-        }
-        for (i = 0; i < events->nelts; i++) {
-            apr_status_t rv = igraph_store_event_insert(
-                db, r->pool, APR_ARRAY_IDX(events, i, igraph_webhook_event_t *));
-            if (rv == APR_SUCCESS) {
-                stored++;
-            }
-            else if (rv == APR_EEXIST) {
-                dup++;
-            }
-            else {
-                return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                      "the event store is not available");
-            }
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "IG0085: webhook: %d event(s) stored, %d duplicate(s)", stored, dup);
-        {
-            igraph_json_t *o = igraph_json_new_object(r->pool);
-            igraph_json_setb(o, "ok", 1);
-            igraph_json_setl(o, "received", stored);
-            igraph_json_setl(o, "duplicates", dup);
-            return mig_json(q, HTTP_OK, o);
+        else {
+            return mig_fail_storage(q);
         }
     }
-    apr_table_setn(r->err_headers_out, "Allow", "GET, POST");
-    return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET or POST");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "IG0085: webhook: %d event(s) stored, %d duplicate(s)", stored, dup);
+    o = igraph_json_new_object(r->pool);
+    igraph_json_setb(o, "ok", 1);
+    igraph_json_setl(o, "received", stored);
+    igraph_json_setl(o, "duplicates", dup);
+    return mig_json(q, HTTP_OK, o);
 }
 
-int mig_meta_route(mig_req *q)
+int mig_meta_deauthorize(mig_req *q)
 {
-    if (!strcmp(q->route, "/meta/deauthorize")) {
-        return signed_callback(q, 0);
-    }
-    if (!strcmp(q->route, "/meta/data-deletion")) {
-        return signed_callback(q, 1);
-    }
-    if (!strcmp(q->route, "/meta/deletion")) {
-        return q->r->method_number == M_GET ? deletion_status(q)
-                                            : mig_json_error(q, HTTP_METHOD_NOT_ALLOWED,
-                                                             "method_not_allowed", "use GET");
-    }
-    if (!strcmp(q->route, "/meta/webhook")) {
-        return webhook(q);
-    }
-    return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such route");
+    return signed_callback(q, 0);
+}
+
+int mig_meta_data_deletion(mig_req *q)
+{
+    return signed_callback(q, 1);
 }
 
 int mig_api_events(mig_req *q)
@@ -301,22 +271,15 @@ int mig_api_events(mig_req *q)
     apr_int64_t limit = 50;
     apr_array_header_t *list;
     igraph_json_t *o, *arr;
-    igraph_db_t *db;
     int i;
 
-    if (q->r->method_number != M_GET) {
-        apr_table_setn(q->r->err_headers_out, "Allow", "GET");
-        return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", "use GET");
-    }
     if (limit_s && (igraph_parse_int64(limit_s, &limit) != APR_SUCCESS || limit < 1 ||
                     limit > 500)) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_request",
-                              "limit must be a number from 1 to 500");
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_request", NULL,
+                        "limit must be a number from 1 to 500");
     }
-    if (!(db = mig_db(q)) ||
-        igraph_store_events_list(db, p, q->owner, (int)limit, &list) != APR_SUCCESS) {
-        return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                              "the event store is not available");
+    if (igraph_store_events_list(q->db, p, q->owner, (int)limit, &list) != APR_SUCCESS) {
+        return mig_fail_storage(q);
     }
     o = igraph_json_new_object(p);
     arr = igraph_json_new_array(p);

@@ -4,7 +4,15 @@
 
 #include "mod_igraph_web.h"
 
-int mig_meta_route(mig_req *q);
+/* POST /meta/deauthorize, POST /meta/data-deletion: Meta's signed_request callbacks. */
+int mig_meta_deauthorize(mig_req *q);
+int mig_meta_data_deletion(mig_req *q);
+/* GET /meta/deletion?code=: the public status page of a deletion request. */
+int mig_meta_deletion_status(mig_req *q);
+/* GET /meta/webhook: the subscription check; POST /meta/webhook: signed events. */
+int mig_meta_webhook_verify(mig_req *q);
+int mig_meta_webhook_events(mig_req *q);
+/* GET /api/events: the caller's accounts' events. */
 int mig_api_events(mig_req *q);
 
 #endif

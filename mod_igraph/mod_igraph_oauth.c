@@ -8,14 +8,17 @@
  * the user, single use and short-lived (a hash of it is a row in oauth_states that the callback
  * deletes). Nothing reaches Meta before the state checks pass. Tokens waiting for the Page choice
  * stay server-side, sealed, in oauth_pending; the cookie only holds the row id.
+ *
+ * The dispatcher has checked the user, the Meta app (start), the session, the form and its CSRF
+ * token (Page choice) and acquired q->db before these run.
  */
 #include <string.h>
 
 #include <apr_strings.h>
 #include <http_protocol.h>
 
-#include "mod_igraph_routes.h"
 #include "mod_igraph_oauth.h"
+#include "mod_igraph_storage.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
@@ -49,17 +52,10 @@ int mig_oauth_start(mig_req *q)
 {
     request_rec *r = q->r;
     const char *login = apr_table_get(q->args, "login");
+    const char *rt = apr_table_get(q->args, "return_to");
     const char *state, *url;
-    igraph_db_t *db;
     igraph_graph_t *g;
 
-    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured",
-                        "Not configured",
-                        "No Meta app is configured on this server: set IGraphAppID, "
-                        "IGraphAppSecret and IGraphRedirectURL (or IGraphInstagramAppID and "
-                        "IGraphInstagramAppSecret)");
-    }
     if (igraph_table_count(q->args, "login") > 1) {
         return mig_fail(q, HTTP_BAD_REQUEST, "bad_request", "Bad request",
                         "The login parameter is given more than once");
@@ -84,34 +80,17 @@ int mig_oauth_start(mig_req *q)
                               "(IGraphInstagramAppID, IGraphInstagramAppSecret, "
                               "IGraphRedirectURL)");
     }
-    if (!mig_session_available(q)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "IG0020: mod_session is not enabled for %s: add Session On, "
-                      "SessionCookieName and SessionCryptoPassphrase to the <Location>",
-                      q->base);
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "session_unavailable",
-                        "Sessions unavailable",
-                        "Connecting needs mod_session with an encrypted cookie on this location "
-                        "(Session On, SessionCookieName, SessionCryptoPassphrase)");
+    /* return-to: a same-host path only, whatever the parameter says */
+    if (rt && (igraph_table_count(q->args, "return_to") > 1 || !igraph_is_local_path(rt))) {
+        return mig_fail(q, HTTP_BAD_REQUEST, "bad_return_to", "Invalid return address",
+                        apr_psprintf(r->pool, "return_to must be a path on this site, like %s",
+                                     mig_url(q, "/accounts")));
     }
-    {
-        /* return-to: a same-host path only, whatever the parameter says */
-        const char *rt = apr_table_get(q->args, "return_to");
-        if (rt && (igraph_table_count(q->args, "return_to") > 1 || !igraph_is_local_path(rt))) {
-            return mig_fail(q, HTTP_BAD_REQUEST, "bad_return_to", "Invalid return address",
-                            "return_to must be a path on this site, like /ig/accounts");
-        }
-        mig_session_set(q, SESS_RETURN, rt);
-    }
-    if (!(db = mig_db(q))) {
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "Storage unavailable", "The account database is not available");
-    }
+    mig_session_set(q, SESS_RETURN, rt);
     state = igraph_random_token(r->pool, 32);
-    if (igraph_store_state_put(db, r->pool, state_hash(q, state), q->owner, login,
+    if (igraph_store_state_put(q->db, r->pool, state_hash(q, state), q->owner, login,
                                igraph_now() + MIG_STATE_TTL) != APR_SUCCESS) {
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "Storage unavailable", "The account database is not available");
+        return mig_fail_storage(q);
     }
     mig_session_set(q, SESS_STATE, state);
 
@@ -143,17 +122,16 @@ static int graph_failed(mig_req *q, const char *step, const igraph_gerr_t *e)
     const char *msg = e->user_msg ? e->user_msg : e->message;
     log_graph_error(q, step, e);
     if (e->cls == IGRAPH_ERR_OAUTH || e->cls == IGRAPH_ERR_REAUTH) {
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Login failed",
-                              apr_psprintf(q->r->pool,
-                                           "Meta refused the sign-in (%s). Please start "
-                                           "again.",
-                                           msg ? msg : "no reason given"));
+        return mig_fail(q, HTTP_BAD_REQUEST, "login_failed", "Login failed",
+                        apr_psprintf(q->r->pool,
+                                     "Meta refused the sign-in (%s). Please start again.",
+                                     msg ? msg : "no reason given"));
     }
-    return mig_html_error(q, HTTP_BAD_GATEWAY, "Meta is not answering",
-                          apr_psprintf(q->r->pool,
-                                       "The sign-in could not be completed because Meta's API "
-                                       "failed during %s (%s). Please try again in a moment.",
-                                       step, msg ? msg : igraph_err_class_name(e->cls)));
+    return mig_fail(q, HTTP_BAD_GATEWAY, "graph_unavailable", "Meta is not answering",
+                    apr_psprintf(q->r->pool,
+                                 "The sign-in could not be completed because Meta's API failed "
+                                 "during %s (%s). Please try again in a moment.",
+                                 step, msg ? msg : igraph_err_class_name(e->cls)));
 }
 
 typedef struct fb_grant {
@@ -305,18 +283,16 @@ static int connect_facebook(mig_req *q, const char *code)
                   "IG0032: Facebook Login: %d Page(s), %d with an Instagram professional account",
                   pages->nelts, cands->nelts);
     if (cands->nelts == 0) {
-        return mig_html_error(q, HTTP_BAD_REQUEST, "No Instagram account found",
-                              "No Facebook Page you shared is linked to an Instagram "
-                              "professional (Business or Creator) account. Link one to a Page "
-                              "in Meta Business Suite, then connect again and select that "
-                              "Page.");
+        return mig_fail(q, HTTP_BAD_REQUEST, "no_instagram_account", "No Instagram account found",
+                        "No Facebook Page you shared is linked to an Instagram professional "
+                        "(Business or Creator) account. Link one to a Page in Meta Business "
+                        "Suite, then connect again and select that Page.");
     }
     if (cands->nelts == 1) {
         igraph_account_t *a;
         if (store_fb_page(q, g, &gr, APR_ARRAY_IDX(cands, 0, igraph_page_t *), &a) !=
             APR_SUCCESS) {
-            return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                            "Storage unavailable", "The account could not be saved");
+            return mig_fail_storage(q);
         }
         return mig_redirect(q, HTTP_MOVED_TEMPORARILY,
                             after_connect(q, apr_psprintf(p, "?connected=%" APR_INT64_T_FMT,
@@ -327,8 +303,7 @@ static int connect_facebook(mig_req *q, const char *code)
         if (igraph_store_pending_put(q->db, p, q->c->key, pid, q->owner, "facebook-pages",
                                      pending_json(q, &gr, cands),
                                      igraph_now() + MIG_PENDING_TTL) != APR_SUCCESS) {
-            return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                            "Storage unavailable", "The Page selection could not be saved");
+            return mig_fail_storage(q);
         }
         mig_session_set(q, SESS_PENDING, pid);
         return mig_redirect(q, HTTP_MOVED_TEMPORARILY, mig_url(q, "/oauth/pages"));
@@ -356,10 +331,11 @@ static int connect_instagram(mig_req *q, const char *code)
     }
     if (prof.account_type && strcmp(prof.account_type, "BUSINESS") != 0 &&
         strcmp(prof.account_type, "MEDIA_CREATOR") != 0) {
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Professional account needed",
-                              "This Instagram account is a personal account. Only Business and "
-                              "Creator accounts can be connected: switch it to a professional "
-                              "account in the Instagram app, then connect again.");
+        return mig_fail(q, HTTP_BAD_REQUEST, "professional_account_required",
+                        "Professional account needed",
+                        "This Instagram account is a personal account. Only Business and "
+                        "Creator accounts can be connected: switch it to a professional account "
+                        "in the Instagram app, then connect again.");
     }
     if (!prof.user_id && !prof.id) {
         igraph_gerr_t e2;
@@ -381,8 +357,7 @@ static int connect_instagram(mig_req *q, const char *code)
     a->token_issued_at = igraph_now();
     if (igraph_store_account_upsert(q->db, p, q->c->key, a, lt.access_token, NULL) !=
         APR_SUCCESS) {
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "Storage unavailable", "The account could not be saved");
+        return mig_fail_storage(q);
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
                   "IG0033: account %" APR_INT64_T_FMT " @%s (ig %s) connected with Instagram "
@@ -392,66 +367,59 @@ static int connect_instagram(mig_req *q, const char *code)
                         after_connect(q, apr_psprintf(p, "?connected=%" APR_INT64_T_FMT, a->id)));
 }
 
+/* Nothing of the callback's query is trusted, shown or sent anywhere before the state checks
+ * out: it is this browser's, unexpired, unused, and this user's. */
 int mig_oauth_callback(mig_req *q)
 {
     request_rec *r = q->r;
     const char *state = apr_table_get(q->args, "state");
     const char *code = apr_table_get(q->args, "code");
     const char *error = apr_table_get(q->args, "error");
-    const char *mine, *login = NULL;
-    igraph_db_t *db;
+    const char *mine = mig_session_get(q, SESS_STATE), *login = NULL;
 
-    if (igraph_table_count(q->args, "state") > 1 || igraph_table_count(q->args, "code") > 1) {
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Invalid sign-in answer",
-                              "The answer from Meta repeats a parameter. Please start again.");
+    if (igraph_table_count(q->args, "state") > 1 || igraph_table_count(q->args, "code") > 1 ||
+        igraph_table_count(q->args, "error") > 1) {
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_callback", "Invalid sign-in answer",
+                        "The answer from Meta repeats a parameter. Please start again.");
     }
-    if (!(db = mig_db(q))) {
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "Storage unavailable", "The account database is not available");
+    if (!state || !mine) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "IG0023: callback rejected: %s",
+                      !state ? "no state parameter" : "no state in this session");
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_state", "Invalid sign-in link",
+                        "This sign-in answer does not belong to this browser session (or the "
+                        "session cookie is missing). Please start again.");
     }
-    mine = mig_session_get(q, SESS_STATE);
-    if (state && mine && strlen(state) == strlen(mine) &&
-        igraph_ct_equal(state, strlen(state), mine, strlen(mine))) {
+    if (strlen(state) == strlen(mine) && igraph_ct_equal(state, strlen(state), mine, strlen(mine))) {
         /* consume the state whatever happens next: it is single use */
         mig_session_set(q, SESS_STATE, NULL);
-        if (igraph_store_state_take(db, r->pool, state_hash(q, state), q->owner, igraph_now(),
+        if (igraph_store_state_take(q->db, r->pool, state_hash(q, state), q->owner, igraph_now(),
                                     &login) != APR_SUCCESS) {
             login = NULL;
         }
     }
-
-    if (error) {
-        const char *desc = apr_table_get(q->args, "error_description");
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "IG0022: login not completed: %s (%s)",
-                      error, apr_table_get(q->args, "error_reason") ? 
-                          apr_table_get(q->args, "error_reason") : "-");
-        if (!strcmp(error, "access_denied")) {
-            return mig_html_error(q, HTTP_OK, "Connection cancelled",
-                                  "You did not allow access, so no account was connected. You "
-                                  "can connect again at any time.");
-        }
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Login failed",
-                              apr_psprintf(r->pool, "Meta reported: %s",
-                                           desc ? desc : error));
-    }
-    if (!state || !mine) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "IG0023: callback rejected: %s", !state ? "no state parameter"
-                                                               : "no state in this session");
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Invalid sign-in link",
-                              "This sign-in answer does not belong to this browser session (or "
-                              "the session cookie is missing). Please start again.");
-    }
     if (!login) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "IG0024: callback rejected: state mismatch, expired or already used");
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Invalid sign-in link",
-                              "This sign-in answer is invalid, expired or was already used. "
-                              "Please start again.");
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_state", "Invalid sign-in link",
+                        "This sign-in answer is invalid, expired or was already used. Please "
+                        "start again.");
+    }
+    if (error) {
+        const char *desc = apr_table_get(q->args, "error_description");
+        const char *reason = apr_table_get(q->args, "error_reason");
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "IG0022: login not completed: %s (%s)",
+                      error, reason ? reason : "-");
+        if (!strcmp(error, "access_denied")) {
+            return mig_fail(q, HTTP_OK, "access_denied", "Connection cancelled",
+                            "You did not allow access, so no account was connected. You can "
+                            "connect again at any time.");
+        }
+        return mig_fail(q, HTTP_BAD_REQUEST, "oauth_error", "Login failed",
+                        apr_psprintf(r->pool, "Meta reported: %s", desc ? desc : error));
     }
     if (!code || !*code) {
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Invalid sign-in answer",
-                              "Meta's answer carries no authorization code. Please start again.");
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_callback", "Invalid sign-in answer",
+                        "Meta's answer carries no authorization code. Please start again.");
     }
     if (!login_configured(q, login)) {
         return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured", "Not configured",
@@ -465,122 +433,124 @@ int mig_oauth_callback(mig_req *q)
 
 /* ---- Page selection ------------------------------------------------------------------------ */
 
+/* The Page selection waiting for this browser and user: MIG_GO_ON, or the answer given when
+ * there is none. */
+static int pending_of(mig_req *q, const char **pid, fb_grant *gr, apr_array_header_t **cands)
+{
+    const char *kind = NULL, *payload = NULL;
+
+    *pid = mig_session_get(q, SESS_PENDING);
+    if (!*pid ||
+        igraph_store_pending_get(q->db, q->r->pool, q->c->key, *pid, q->owner, igraph_now(),
+                                 &kind, &payload) != APR_SUCCESS ||
+        strcmp(kind, "facebook-pages") != 0 ||
+        pending_parse(q, payload, gr, cands) != APR_SUCCESS) {
+        return mig_fail(q, HTTP_BAD_REQUEST, "nothing_to_choose", "Nothing to choose",
+                        "There is no Page selection waiting for this browser (it may have "
+                        "expired after 15 minutes). Please connect again.");
+    }
+    return MIG_GO_ON;
+}
+
+int mig_oauth_pages(mig_req *q)
+{
+    request_rec *r = q->r;
+    apr_array_header_t *cands;
+    const char *pid, *csrf;
+    fb_grant gr;
+    int i, rc;
+
+    if ((rc = pending_of(q, &pid, &gr, &cands)) != MIG_GO_ON) {
+        return rc;
+    }
+    csrf = mig_csrf_token(q);
+    mig_page_begin(q, "Choose Pages");
+    if (r->header_only) {
+        return OK;
+    }
+    mig_html(q,
+             "<section class=\"card\"><h1>Choose the Instagram accounts to connect</h1>"
+             "<p class=\"muted\">Several of your Facebook Pages are linked to an Instagram "
+             "professional account. Pick the ones this server may publish to.</p>"
+             "<form method=\"post\" action=\"%s\" class=\"pages\">"
+             "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><ul class=\"choices\">",
+             mig_url(q, "/oauth/pages"), csrf);
+    for (i = 0; i < cands->nelts; i++) {
+        const igraph_page_t *pg = APR_ARRAY_IDX(cands, i, const igraph_page_t *);
+        mig_html(q,
+                 "<li><label><input type=\"checkbox\" name=\"page_id\" value=\"%s\"%R> "
+                 "<span class=\"ig\">@%s</span> <span class=\"muted\">via Page "
+                 "&ldquo;%s&rdquo;</span></label></li>",
+                 pg->id, cands->nelts == 1 ? " checked" : "",
+                 pg->ig_username ? pg->ig_username : pg->ig_id, pg->name ? pg->name : pg->id);
+    }
+    mig_html(q, "</ul><p><button type=\"submit\" id=\"connect-pages\" class=\"button "
+                "primary\">Connect selected</button> <a class=\"button\" href=\"%s\">"
+                "Cancel</a></p></form></section>\n",
+             mig_url(q, "/accounts"));
+    mig_page_end(q);
+    return OK;
+}
+
 static int collect_values(void *rec, const char *key, const char *value)
 {
     APR_ARRAY_PUSH((apr_array_header_t *)rec, const char *) = value;
     return 1;
 }
 
-int mig_oauth_pages(mig_req *q)
+static int chosen_contains(const apr_array_header_t *chosen, const char *id)
+{
+    int k;
+    for (k = 0; k < chosen->nelts; k++) {
+        if (!strcmp(id, APR_ARRAY_IDX(chosen, k, const char *))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int mig_oauth_pages_choose(mig_req *q)
 {
     request_rec *r = q->r;
-    const char *pid = mig_session_get(q, SESS_PENDING);
-    const char *kind = NULL, *payload = NULL;
-    apr_array_header_t *cands;
+    apr_array_header_t *cands, *chosen, *ids;
+    igraph_graph_t *g;
+    const char *pid;
     fb_grant gr;
-    igraph_db_t *db;
-    int i;
+    int i, rc, stored = 0;
 
-    if (!(db = mig_db(q))) {
-        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                        "Storage unavailable", "The account database is not available");
+    if ((rc = pending_of(q, &pid, &gr, &cands)) != MIG_GO_ON) {
+        return rc;
     }
-    if (!pid ||
-        igraph_store_pending_get(db, r->pool, q->c->key, pid, q->owner, igraph_now(), &kind,
-                                 &payload) != APR_SUCCESS ||
-        strcmp(kind, "facebook-pages") != 0 || pending_parse(q, payload, &gr, &cands) != APR_SUCCESS) {
-        return mig_html_error(q, HTTP_BAD_REQUEST, "Nothing to choose",
-                              "There is no Page selection waiting for this browser (it may have "
-                              "expired after 15 minutes). Please connect again.");
+    chosen = apr_array_make(r->pool, 4, sizeof(const char *));
+    apr_table_do(collect_values, chosen, q->form, "page_id", NULL);
+    if (chosen->nelts == 0) {
+        return mig_fail(q, HTTP_BAD_REQUEST, "no_page_selected", "No Page selected",
+                        "Select at least one Page to connect.");
     }
-
-    if (r->method_number == M_POST) {
-        int status;
-        apr_table_t *form = mig_read_form(q, &status);
-        apr_array_header_t *chosen;
-        igraph_graph_t *g = mig_graph(q->c, r->pool);
-        int stored = 0;
-
-        if (!form) {
-            return mig_html_error(q, status == OK ? HTTP_BAD_REQUEST : status, "Invalid form",
-                                  "The form could not be read. Please try again.");
-        }
-        if (!mig_csrf_ok(q, form)) {
-            return mig_html_error(q, HTTP_FORBIDDEN, "Form expired",
-                                  "This form is not valid for your session (CSRF check). "
-                                  "Reload the page and try again.");
-        }
-        chosen = apr_array_make(r->pool, 4, sizeof(const char *));
-        apr_table_do(collect_values, chosen, form, "page_id", NULL);
-        if (chosen->nelts == 0) {
-            return mig_html_error(q, HTTP_BAD_REQUEST, "No Page selected",
-                                  "Select at least one Page to connect.");
-        }
-        for (i = 0; i < chosen->nelts; i++) {
-            const char *want = APR_ARRAY_IDX(chosen, i, const char *);
-            int k, found = 0;
-            for (k = 0; k < cands->nelts; k++) {
-                if (!strcmp(APR_ARRAY_IDX(cands, k, igraph_page_t *)->id, want)) {
-                    found = 1;
-                }
-            }
-            if (!found) {
-                return mig_html_error(q, HTTP_BAD_REQUEST, "Unknown Page",
-                                      "A selected Page is not among the Pages you shared.");
-            }
-        }
-        for (i = 0; i < cands->nelts; i++) {
-            const igraph_page_t *pg = APR_ARRAY_IDX(cands, i, const igraph_page_t *);
-            int k;
-            igraph_account_t *a;
-            for (k = 0; k < chosen->nelts; k++) {
-                if (!strcmp(pg->id, APR_ARRAY_IDX(chosen, k, const char *))) {
-                    break;
-                }
-            }
-            if (k == chosen->nelts) {
-                continue;
-            }
-            if (store_fb_page(q, g, &gr, pg, &a) != APR_SUCCESS) {
-                return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                                "Storage unavailable", "The account could not be saved");
-            }
-            stored++;
-        }
-        igraph_store_pending_delete(db, r->pool, pid);
-        mig_session_set(q, SESS_PENDING, NULL);
-        return mig_redirect(q, HTTP_SEE_OTHER,
-                            after_connect(q, apr_psprintf(r->pool, "?connected=%d", stored)));
+    ids = apr_array_make(r->pool, cands->nelts + 1, sizeof(const char *));
+    for (i = 0; i < cands->nelts; i++) {
+        APR_ARRAY_PUSH(ids, const char *) = APR_ARRAY_IDX(cands, i, igraph_page_t *)->id;
     }
-
-    {
-        const char *csrf = mig_csrf_token(q);
-        mig_page_begin(q, "Choose Pages");
-        if (r->header_only) {
-            return OK;
+    for (i = 0; i < chosen->nelts; i++) {
+        if (!chosen_contains(ids, APR_ARRAY_IDX(chosen, i, const char *))) {
+            return mig_fail(q, HTTP_BAD_REQUEST, "unknown_page", "Unknown Page",
+                            "A selected Page is not among the Pages you shared.");
         }
-        mig_html(q,
-                 "<section class=\"card\"><h1>Choose the Instagram accounts to connect</h1>"
-                 "<p class=\"muted\">Several of your Facebook Pages are linked to an Instagram "
-                 "professional account. Pick the ones this server may publish to.</p>"
-                 "<form method=\"post\" action=\"%s\" class=\"pages\">"
-                 "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><ul class=\"choices\">",
-                 mig_url(q, "/oauth/pages"), csrf);
-        for (i = 0; i < cands->nelts; i++) {
-            const igraph_page_t *pg = APR_ARRAY_IDX(cands, i, const igraph_page_t *);
-            mig_html(q,
-                     "<li><label><input type=\"checkbox\" name=\"page_id\" value=\"%s\"%R> "
-                     "<span class=\"ig\">@%s</span> <span class=\"muted\">via Page "
-                     "&ldquo;%s&rdquo;</span></label></li>",
-                     pg->id, cands->nelts == 1 ? " checked" : "",
-                     pg->ig_username ? pg->ig_username : pg->ig_id,
-                     pg->name ? pg->name : pg->id);
-        }
-        mig_html(q, "</ul><p><button type=\"submit\" id=\"connect-pages\" class=\"button "
-                    "primary\">Connect selected</button> <a class=\"button\" href=\"%s\">"
-                    "Cancel</a></p></form></section>\n",
-                 mig_url(q, "/accounts"));
-        mig_page_end(q);
     }
-    return OK;
+    g = mig_graph(q->c, r->pool);
+    for (i = 0; i < cands->nelts; i++) {
+        const igraph_page_t *pg = APR_ARRAY_IDX(cands, i, const igraph_page_t *);
+        igraph_account_t *a;
+        if (!chosen_contains(chosen, pg->id)) {
+            continue;
+        }
+        if (store_fb_page(q, g, &gr, pg, &a) != APR_SUCCESS) {
+            return mig_fail_storage(q);
+        }
+        stored++;
+    }
+    igraph_store_pending_delete(q->db, r->pool, pid);
+    mig_session_set(q, SESS_PENDING, NULL);
+    return mig_redirect(q, HTTP_SEE_OTHER,
+                        after_connect(q, apr_psprintf(r->pool, "?connected=%d", stored)));
 }

@@ -3,43 +3,34 @@
  *   POST   /reels/publish     the seed contract: waits up to IGraphPublishWait for the result
  *   POST   /publish           any media type; 202 with the job (200 when done within "wait")
  *   GET    /publish           the caller's jobs (?status=&limit=)
- *   GET    /publish/{id}      one job
- *   DELETE /publish/{id}      cancels a job that cannot have been published yet
+ *   GET    /publish/{job}     one job
+ *   DELETE /publish/{job}     cancels a job that cannot have been published yet
  *
  * A request only validates and records a job; the worker (mod_igraph_jobs.c) makes the Graph
- * calls. Waiting requests poll the job row with a database connection taken per look, so many
- * waiting clients do not pin mod_dbd's connection pool.
+ * calls. Accepting uses a connection of its own, closed before any wait; waiting requests poll
+ * the job row with a connection taken per look, so many waiting clients do not pin mod_dbd's
+ * connection pool. The dispatcher has checked the user, the request's origin and Content-Type,
+ * and that storage is configured.
  */
 #include <string.h>
 
 #include <apr_strings.h>
-#include <apr_optional.h>
 #include <apr_lib.h>
 #include <http_protocol.h>
 
-#include "mod_igraph_routes.h"
 #include "mod_igraph_publish.h"
 #include "mod_igraph_storage.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
-/* Publish requests use connections of their own, closed before any wait: many waiting clients
- * must not pin mod_dbd's connection pool. */
-static igraph_db_t *db_open(mig_req *q)
+static int invalid_request(mig_req *q, const char *field, const char *msg)
 {
-    return mig_storage_open(q->r->server, q->r->pool);
-}
-
-static void db_close(mig_req *q, igraph_db_t **db)
-{
-    mig_storage_close(q->r->server, *db);
-    *db = NULL;
-}
-
-static int storage_unavailable(mig_req *q)
-{
-    return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
-                          "the account database is not available");
+    igraph_json_t *o = igraph_json_new_object(q->r->pool);
+    igraph_json_setb(o, "ok", 0);
+    igraph_json_sets(o, "error", "invalid_request");
+    igraph_json_sets(o, "field", field);
+    igraph_json_sets(o, "message", apr_psprintf(q->r->pool, "%s: %s", field, msg ? msg : "invalid"));
+    return mig_fail_json(q, HTTP_BAD_REQUEST, o, NULL);
 }
 
 static igraph_json_t *job_json(mig_req *q, const igraph_job_t *j, const char *username)
@@ -94,12 +85,12 @@ static igraph_job_t *wait_for(mig_req *q, const char *id, apr_int64_t wait)
     igraph_job_t *j = NULL;
 
     for (;;) {
-        igraph_db_t *db = db_open(q);
+        igraph_db_t *db = mig_storage_open(q->r->server, q->r->pool);
         igraph_job_t *now = NULL;
         if (db && igraph_store_job_get(db, q->r->pool, q->owner, id, &now) == APR_SUCCESS) {
             j = now;
         }
-        db_close(q, &db);
+        mig_storage_close(q->r->server, db);
         if ((j && job_settled(j)) || apr_time_now() >= end || q->r->connection->aborted) {
             return j;
         }
@@ -110,8 +101,8 @@ static igraph_job_t *wait_for(mig_req *q, const char *id, apr_int64_t wait)
     }
 }
 
-/* Which account: explicit reference, or the caller's only active account. Returns 0 with *out
- * set, or 1 when it has already answered the request (an error). */
+/* Which account: explicit reference, or the caller's only active account. MIG_GO_ON with *out
+ * set, or the answer given (an error). */
 static int pick_account(mig_req *q, igraph_db_t *db, const igraph_publish_req_t *req, int seed,
                         igraph_account_t **out)
 {
@@ -121,44 +112,32 @@ static int pick_account(mig_req *q, igraph_db_t *db, const igraph_publish_req_t 
     if (req->account_ref && *req->account_ref) {
         rv = igraph_store_account_find(db, q->r->pool, q->owner, req->account_ref, out);
         if (rv == APR_NOTFOUND) {
-            if (seed) {
-                mig_json_error(q, HTTP_BAD_REQUEST, "meta_ig_not_connected",
-                               "no such connected Instagram account");
-            }
-            else {
-                mig_json_error(q, HTTP_NOT_FOUND, "account_not_found",
-                               "no such connected Instagram account");
-            }
-            return 1;
+            return seed ? mig_fail(q, HTTP_BAD_REQUEST, "meta_ig_not_connected", NULL,
+                                   "no such connected Instagram account")
+                        : mig_fail(q, HTTP_NOT_FOUND, "account_not_found", NULL,
+                                   "no such connected Instagram account");
         }
-        if (rv != APR_SUCCESS) {
-            storage_unavailable(q);
-            return 1;
-        }
-        return 0;
+        return rv == APR_SUCCESS ? MIG_GO_ON : mig_fail_storage(q);
     }
     if (igraph_store_accounts_active(db, q->r->pool, q->owner, &list) != APR_SUCCESS) {
-        storage_unavailable(q);
-        return 1;
+        return mig_fail_storage(q);
     }
     if (list->nelts == 0) {
-        /* a single account that is disabled or needs reconnecting says so (409 below) */
+        /* a single account that is disabled or needs reconnecting says so (409 later) */
         if (igraph_store_accounts_list(db, q->r->pool, q->owner, &list) == APR_SUCCESS &&
             list->nelts == 1) {
             *out = APR_ARRAY_IDX(list, 0, igraph_account_t *);
-            return 0;
+            return MIG_GO_ON;
         }
-        mig_json_error(q, HTTP_BAD_REQUEST, "meta_ig_not_connected",
-                       "no connected Instagram account: connect one first");
-        return 1;
+        return mig_fail(q, HTTP_BAD_REQUEST, "meta_ig_not_connected", NULL,
+                        "no connected Instagram account: connect one first");
     }
     if (list->nelts > 1) {
-        mig_json_error(q, HTTP_BAD_REQUEST, "account_required",
-                       "several accounts are connected: say which one with \"account\"");
-        return 1;
+        return mig_fail(q, HTTP_BAD_REQUEST, "account_required", NULL,
+                        "several accounts are connected: say which one with \"account\"");
     }
     *out = APR_ARRAY_IDX(list, 0, igraph_account_t *);
-    return 0;
+    return MIG_GO_ON;
 }
 
 /* The seed route's answers. */
@@ -197,144 +176,161 @@ static int seed_reply(mig_req *q, const igraph_job_t *j)
     return mig_json(q, HTTP_GATEWAY_TIME_OUT, o);
 }
 
-static int publish_post(mig_req *q, int seed)
+/* Reads and validates the request: MIG_GO_ON with *req filled, or the answer given. */
+static int read_request(mig_req *q, int seed, igraph_publish_req_t *req,
+                        igraph_publish_rules_t *rules)
 {
-    request_rec *r = q->r;
-    apr_pool_t *p = r->pool;
-    const char *ct = apr_table_get(r->headers_in, "Content-Type");
-    const char *hkey = apr_table_get(r->headers_in, "Idempotency-Key");
-    const char *field = NULL, *msg = NULL, *reason = NULL, *media_key;
-    igraph_publish_rules_t rules;
-    igraph_publish_req_t req;
-    igraph_job_policy_t pol;
-    igraph_account_t *acct = NULL;
-    igraph_job_t *j, *old = NULL;
+    apr_pool_t *p = q->r->pool;
+    const char *hkey = apr_table_get(q->r->headers_in, "Idempotency-Key");
+    const char *field = NULL, *msg = NULL, *reason = NULL;
     igraph_json_t *body;
-    igraph_db_t *db;
     char *text;
     apr_size_t len;
-    int rc, published = 0;
-    apr_status_t rv;
+    int rc = mig_read_body(q, MIG_MAX_BODY, &text, &len);
 
-    if (mig_cross_site(q)) {
-        return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
-                              "requests from other sites are refused");
-    }
-    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "meta_ig_not_connected",
-                              "no Instagram account is connected: no Meta app is configured on "
-                              "this server");
-    }
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
-        return mig_json_error(q, HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                              "send the request as Content-Type: application/json");
-    }
-    rc = mig_read_body(q, MIG_MAX_BODY, &text, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        return mig_json_error(q, rc, "body_too_large", "the request body exceeds 64 KiB");
+        return mig_fail(q, rc, "body_too_large", NULL, "the request body exceeds 64 KiB");
     }
     if (rc != OK) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "bad_request", "the body could not be read");
+        return mig_fail(q, HTTP_BAD_REQUEST, "bad_request", NULL, "the body could not be read");
     }
     if (igraph_json_parse(&body, p, text, len, &msg) != APR_SUCCESS ||
         !igraph_json_is_object(body)) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_json",
-                              apr_psprintf(p, "the body must be a JSON object%s%s",
-                                           msg ? ": " : "", msg ? msg : ""));
+        return mig_fail(q, HTTP_BAD_REQUEST, "invalid_json", NULL,
+                        apr_psprintf(p, "the body must be a JSON object%s%s", msg ? ": " : "",
+                                     msg ? msg : ""));
     }
-    memset(&rules, 0, sizeof(rules));
-    rules.now = igraph_now();
-    rules.default_media_type = seed ? IGRAPH_MEDIA_REELS : IGRAPH_MEDIA_NONE;
-    rules.default_wait = seed ? q->c->publish_wait : 0;
-    rules.max_wait = q->c->publish_wait;
-    rules.affiliate_hosts = q->c->affiliate_hosts;
-    if (igraph_publish_validate(p, body, &rules, &req, &field, &msg) != APR_SUCCESS) {
-        igraph_json_t *o = igraph_json_new_object(p);
-        igraph_json_setb(o, "ok", 0);
-        igraph_json_sets(o, "error", "invalid_request");
-        igraph_json_sets(o, "field", field ? field : "body");
-        igraph_json_sets(o, "message", apr_psprintf(p, "%s: %s", field ? field : "body",
-                                                    msg ? msg : "invalid"));
-        return mig_json(q, HTTP_BAD_REQUEST, o);
+    memset(rules, 0, sizeof(*rules));
+    rules->now = igraph_now();
+    rules->default_media_type = seed ? IGRAPH_MEDIA_REELS : IGRAPH_MEDIA_NONE;
+    rules->default_wait = seed ? q->c->publish_wait : 0;
+    rules->max_wait = q->c->publish_wait;
+    rules->affiliate_hosts = q->c->affiliate_hosts;
+    if (igraph_publish_validate(p, body, rules, req, &field, &msg) != APR_SUCCESS) {
+        return invalid_request(q, field ? field : "body", msg);
     }
     if (hkey) {
-        if (!*hkey || strlen(hkey) > 128) {
-            return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_request",
-                                  "Idempotency-Key must be 1 to 128 characters");
+        if (!igraph_is_idempotency_key(hkey)) {
+            return invalid_request(q, "Idempotency-Key", IGRAPH_IDEMPOTENCY_RULE);
         }
-        req.idempotency_key = hkey;
+        req->idempotency_key = hkey;
     }
-    if (igraph_compliance_check(p, req.risk, req.license, q->c->max_risk,
+    if (igraph_compliance_check(p, req->risk, req->license, q->c->max_risk,
                                 q->c->require_license, &reason)) {
-        return mig_json_error(q, HTTP_UNPROCESSABLE_ENTITY, "compliance_refused",
-                              apr_psprintf(p, "refused by the compliance gate: %s", reason));
+        return mig_fail(q, HTTP_UNPROCESSABLE_ENTITY, "compliance_refused", NULL,
+                        apr_psprintf(p, "refused by the compliance gate: %s", reason));
     }
-    if (!(db = db_open(q))) {
-        return storage_unavailable(q);
+    return MIG_GO_ON;
+}
+
+/* Records the job, or finds the one it repeats (*duplicate). MIG_GO_ON with *out, or the
+ * answer given. The connection is closed on every path. */
+static int accept_job(mig_req *q, int seed, const igraph_publish_req_t *req,
+                      const igraph_publish_rules_t *rules, igraph_job_t **out, int *duplicate)
+{
+    apr_pool_t *p = q->r->pool;
+    igraph_db_t *db = mig_storage_open(q->r->server, p);
+    igraph_account_t *acct = NULL;
+    igraph_job_policy_t pol;
+    igraph_job_t *j, *old = NULL;
+    const char *media_key;
+    int rc = MIG_GO_ON, published = 0;
+    apr_status_t rv;
+
+    *duplicate = 0;
+    if (!db) {
+        return mig_fail_storage(q);
     }
-    if (req.idempotency_key &&
-        igraph_store_job_by_idempotency(db, p, q->owner, req.idempotency_key, &old) ==
+    if (req->idempotency_key &&
+        igraph_store_job_by_idempotency(db, p, q->owner, req->idempotency_key, &old) ==
             APR_SUCCESS) {
-        db_close(q, &db);
-        return job_reply(q, HTTP_OK, old, 1);
+        goto repeat;
     }
-    if (pick_account(q, db, &req, seed, &acct) != 0) {
-        db_close(q, &db);
-        return OK;
+    if ((rc = pick_account(q, db, req, seed, &acct)) != MIG_GO_ON) {
+        goto leave;
     }
     if (strcmp(acct->status, "active") != 0) {
-        db_close(q, &db);
-        return mig_json_error(q, HTTP_CONFLICT,
-                              !strcmp(acct->status, "disabled") ? "account_disabled"
-                                                                : "account_needs_reauth",
-                              !strcmp(acct->status, "disabled")
-                                  ? "this account is disabled; enable it first"
-                                  : "this account must be reconnected before it can publish");
+        int disabled = !strcmp(acct->status, "disabled");
+        rc = mig_fail(q, HTTP_CONFLICT, disabled ? "account_disabled" : "account_needs_reauth",
+                      NULL,
+                      disabled ? "this account is disabled; enable it first"
+                               : "this account must be reconnected before it can publish");
+        goto leave;
     }
     if (!mig_account_can_publish(acct)) {
-        db_close(q, &db);
-        return mig_json_error(q, HTTP_FORBIDDEN, "permission_missing",
-                              "the account did not grant the content publishing permission; "
-                              "reconnect it and allow publishing");
+        rc = mig_fail(q, HTTP_FORBIDDEN, "permission_missing", NULL,
+                      "the account did not grant the content publishing permission; reconnect "
+                      "it and allow publishing");
+        goto leave;
     }
-    media_key = igraph_publish_media_key(p, &req);
-    if (!req.idempotency_key &&
+    media_key = igraph_publish_media_key(p, req);
+    if (!req->idempotency_key &&
         igraph_store_job_find_duplicate(db, p, acct->id, media_key, &old) == APR_SUCCESS) {
-        db_close(q, &db);
-        return job_reply(q, HTTP_OK, old, 1);
+        goto repeat;
     }
-    if (!req.publish_at &&
-        igraph_store_jobs_published_since(db, p, acct->id, rules.now - 86400, &published) ==
+    if (!req->publish_at &&
+        igraph_store_jobs_published_since(db, p, acct->id, rules->now - 86400, &published) ==
             APR_SUCCESS &&
         published >= IGRAPH_QUOTA_DEFAULT) {
-        db_close(q, &db);
-        return mig_json_error(q, HTTP_TOO_MANY_REQUESTS, "quota_exhausted",
-                              "this account reached Instagram's publishing limit for the last "
-                              "24 hours; schedule the post with publish_at");
+        rc = mig_fail(q, HTTP_TOO_MANY_REQUESTS, "quota_exhausted", NULL,
+                      "this account reached Instagram's publishing limit for the last 24 hours; "
+                      "schedule the post with publish_at");
+        goto leave;
     }
     igraph_job_policy_default(&pol);
     pol.publish_timeout = q->c->publish_timeout;
     j = apr_pcalloc(p, sizeof(*j));
-    igraph_job_init(p, j, &req, rules.now, &pol);
+    igraph_job_init(p, j, req, rules->now, &pol);
     j->id = igraph_random_token(p, 16);
     j->account_id = acct->id;
     j->owner = q->owner;
     j->login = acct->login;
     j->ig_user_id = acct->ig_user_id;
-    rv = igraph_store_job_insert(db, p, j, req.idempotency_key, media_key);
-    if (rv == APR_EEXIST && igraph_store_job_by_idempotency(db, p, q->owner, req.idempotency_key,
+    rv = igraph_store_job_insert(db, p, j, req->idempotency_key, media_key);
+    if (rv == APR_EEXIST && igraph_store_job_by_idempotency(db, p, q->owner,
+                                                            req->idempotency_key,
                                                             &old) == APR_SUCCESS) {
-        db_close(q, &db);
-        return job_reply(q, HTTP_OK, old, 1);
+        goto repeat;
     }
-    db_close(q, &db);
     if (rv != APR_SUCCESS) {
-        return storage_unavailable(q);
+        rc = mig_fail_storage(q);
+        goto leave;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
                   "IG0070: job %s accepted: %s for @%s (account %" APR_INT64_T_FMT ")%s", j->id,
                   igraph_media_name(j->media_type), acct->username ? acct->username : "?",
-                  acct->id, req.caption_attributed ? ", #ad added" : "");
+                  acct->id, req->caption_attributed ? ", #ad added" : "");
+    *out = j;
+    goto leave;
+repeat:
+    *out = old;
+    *duplicate = 1;
+leave:
+    mig_storage_close(q->r->server, db);
+    return rc;
+}
+
+int mig_publish_post(mig_req *q)
+{
+    int seed = q->route->arg != NULL; /* "reels": the seed contract */
+    igraph_publish_rules_t rules;
+    igraph_publish_req_t req;
+    igraph_job_t *j = NULL;
+    int rc, duplicate;
+
+    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
+        return mig_fail(q, HTTP_BAD_REQUEST, "meta_ig_not_connected", NULL,
+                        "no Instagram account is connected: no Meta app is configured on this "
+                        "server");
+    }
+    if ((rc = read_request(q, seed, &req, &rules)) != MIG_GO_ON ||
+        (rc = accept_job(q, seed, &req, &rules, &j, &duplicate)) != MIG_GO_ON) {
+        return rc;
+    }
+    if (duplicate) {
+        return job_reply(q, HTTP_OK, j, 1);
+    }
+    /* wait and answer: the job is recorded and goes on whatever happens to this request */
     if (req.wait > 0) {
         igraph_job_t *done = wait_for(q, j->id, req.wait);
         if (done) {
@@ -347,7 +343,7 @@ static int publish_post(mig_req *q, int seed)
     return job_reply(q, job_settled(j) ? HTTP_OK : HTTP_ACCEPTED, j, 0);
 }
 
-static int publish_list(mig_req *q)
+int mig_publish_list(mig_req *q)
 {
     apr_pool_t *p = q->r->pool;
     const char *status = apr_table_get(q->args, "status");
@@ -356,28 +352,21 @@ static int publish_list(mig_req *q)
     igraph_job_status_e st;
     apr_array_header_t *list;
     igraph_json_t *o, *arr;
-    igraph_db_t *db;
     int i;
 
     if (status && *status && igraph_job_status_parse(status, &st) != APR_SUCCESS) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_request",
-                              "status must be queued, processing, publishing, published, failed "
-                              "or cancelled");
+        return invalid_request(q, "status",
+                               "must be queued, processing, publishing, published, failed or "
+                               "cancelled");
     }
     if (limit_s && (igraph_parse_int64(limit_s, &limit) != APR_SUCCESS || limit < 1 ||
                     limit > 200)) {
-        return mig_json_error(q, HTTP_BAD_REQUEST, "invalid_request",
-                              "limit must be a number from 1 to 200");
+        return invalid_request(q, "limit", "must be a number from 1 to 200");
     }
-    if (!(db = db_open(q))) {
-        return storage_unavailable(q);
-    }
-    if (igraph_store_jobs_list(db, p, q->owner, (status && *status) ? status : NULL, 0,
+    if (igraph_store_jobs_list(q->db, p, q->owner, (status && *status) ? status : NULL, 0,
                                (int)limit, &list) != APR_SUCCESS) {
-        db_close(q, &db);
-        return storage_unavailable(q);
+        return mig_fail_storage(q);
     }
-    db_close(q, &db);
     o = igraph_json_new_object(p);
     arr = igraph_json_new_array(p);
     for (i = 0; i < list->nelts; i++) {
@@ -388,84 +377,39 @@ static int publish_list(mig_req *q)
     return mig_json(q, HTTP_OK, o);
 }
 
-static int publish_one(mig_req *q, const char *id)
+static int job_answer(mig_req *q)
 {
-    request_rec *r = q->r;
     igraph_job_t *j;
-    igraph_db_t *db;
-    apr_status_t rv;
-    const char *s;
+    apr_status_t rv = igraph_store_job_get(q->db, q->r->pool, q->owner, q->name, &j);
 
-    for (s = id; *s; s++) {
-        if (!apr_isalnum(*s) && *s != '-' && *s != '_') {
-            return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such job");
-        }
-    }
-    if (!*id || strlen(id) > 64) {
-        return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such job");
-    }
-    if (r->method_number != M_GET && r->method_number != M_DELETE) {
-        apr_table_setn(r->err_headers_out, "Allow", "GET, DELETE");
-        return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                              "use GET or DELETE on a job");
-    }
-    if (r->method_number == M_DELETE && mig_cross_site(q)) {
-        return mig_json_error(q, HTTP_FORBIDDEN, "cross_site_refused",
-                              "requests from other sites are refused");
-    }
-    if (!(db = db_open(q))) {
-        return storage_unavailable(q);
-    }
-    if (r->method_number == M_DELETE) {
-        rv = igraph_store_job_cancel(db, r->pool, q->owner, id, igraph_now());
-        if (rv == APR_EBUSY) {
-            db_close(q, &db);
-            return mig_json_error(q, HTTP_CONFLICT, "too_late",
-                                  "this job is being published or is already finished");
-        }
-        if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
-            db_close(q, &db);
-            return storage_unavailable(q);
-        }
-    }
-    rv = igraph_store_job_get(db, r->pool, q->owner, id, &j);
-    db_close(q, &db);
     if (rv == APR_NOTFOUND) {
-        return mig_json_error(q, HTTP_NOT_FOUND, "not_found", "no such job");
+        return mig_fail(q, HTTP_NOT_FOUND, "not_found", NULL, "no such job");
     }
     if (rv != APR_SUCCESS) {
-        return storage_unavailable(q);
-    }
-    if (r->method_number == M_DELETE) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "IG0071: job %s cancelled by '%s'", id,
-                      q->owner);
+        return mig_fail_storage(q);
     }
     return job_reply(q, HTTP_OK, j, 0);
 }
 
-int mig_publish_route(mig_req *q)
+int mig_publish_get(mig_req *q)
 {
-    request_rec *r = q->r;
-    const char *route = q->route;
+    return job_answer(q);
+}
 
-    if (!strcmp(route, "/reels/publish")) {
-        if (r->method_number != M_POST) {
-            apr_table_setn(r->err_headers_out, "Allow", "POST");
-            return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                  "use POST");
-        }
-        return publish_post(q, 1);
+int mig_publish_cancel(mig_req *q)
+{
+    apr_status_t rv = igraph_store_job_cancel(q->db, q->r->pool, q->owner, q->name, igraph_now());
+
+    if (rv == APR_EBUSY) {
+        return mig_fail(q, HTTP_CONFLICT, "too_late", NULL,
+                        "this job is being published or is already finished");
     }
-    if (!strcmp(route, "/publish") || !strcmp(route, "/publish/")) {
-        if (r->method_number == M_POST) {
-            return publish_post(q, 0);
-        }
-        if (r->method_number == M_GET) {
-            return publish_list(q);
-        }
-        apr_table_setn(r->err_headers_out, "Allow", "GET, POST");
-        return mig_json_error(q, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
-                              "use POST to publish or GET to list");
+    if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
+        return mig_fail_storage(q);
     }
-    return publish_one(q, route + strlen("/publish/"));
+    if (rv == APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "IG0071: job %s cancelled by '%s'",
+                      q->name, q->owner);
+    }
+    return job_answer(q);
 }

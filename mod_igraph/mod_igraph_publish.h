@@ -4,6 +4,11 @@
 
 #include "mod_igraph_web.h"
 
-int mig_publish_route(mig_req *q);
+/* POST /publish, POST /reels/publish (route arg "reels": the seed contract). */
+int mig_publish_post(mig_req *q);
+/* GET /publish, GET /publish/{job}, DELETE /publish/{job}. */
+int mig_publish_list(mig_req *q);
+int mig_publish_get(mig_req *q);
+int mig_publish_cancel(mig_req *q);
 
 #endif

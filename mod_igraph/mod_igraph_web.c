@@ -1,5 +1,5 @@
-/* mod_igraph_web.c: answers (JSON, HTML), request bodies, storage access, sessions and CSRF for
- * the route handlers. */
+/* mod_igraph_web.c: answers (JSON, HTML, errors in the client's format), request bodies,
+ * sessions and CSRF for the route handlers. */
 #include <string.h>
 
 #include <apr_strings.h>
@@ -10,7 +10,7 @@
 #include <mod_session.h>
 
 #include "mod_igraph_web.h"
-#include "mod_igraph_storage.h"
+#include "igraph_crypto.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
@@ -25,7 +25,7 @@ static int secure_cookie(void *rec, const char *key, const char *val)
 {
     apr_array_header_t *out = rec;
     const char *v = val;
-    if (!ap_strcasestr(val, "secure")) {
+    if (!igraph_cookie_has_attr(val, "Secure")) {
         v = apr_pstrcat(out->pool, val, ";Secure", NULL);
     }
     APR_ARRAY_PUSH(out, const char *) = v;
@@ -77,7 +77,8 @@ void mig_web_optional_fns(void)
 static void common_headers(request_rec *r)
 {
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-    apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
+    /* not "no-referrer": with it browsers send "Origin: null" on our own form posts */
+    apr_table_setn(r->err_headers_out, "Referrer-Policy", "same-origin");
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 
@@ -94,13 +95,56 @@ int mig_json(mig_req *q, int status, igraph_json_t *body)
     return OK;
 }
 
-int mig_json_error(mig_req *q, int status, const char *code, const char *message)
+static const char *status_title(int status)
 {
-    igraph_json_t *j = igraph_json_new_object(q->r->pool);
-    igraph_json_setb(j, "ok", 0);
-    igraph_json_sets(j, "error", code);
-    igraph_json_sets(j, "message", message);
-    return mig_json(q, status, j);
+    const char *line = ap_get_status_line(status); /* "404 Not Found" */
+    return (line && strlen(line) > 4) ? line + 4 : "Error";
+}
+
+static int error_page(mig_req *q, int status, const char *title, const char *message,
+                      const char *code)
+{
+    q->r->status = status;
+    mig_page_begin(q, title);
+    if (!q->r->header_only) {
+        mig_html(q,
+                 "<section class=\"card error\" data-error=\"%s\"><h1>%s</h1><p>%s</p>"
+                 "<p class=\"muted\">(%s)</p>"
+                 "<p><a class=\"button\" href=\"%s\">Back to accounts</a></p></section>\n",
+                 code, title, message, code, mig_url(q, "/accounts"));
+    }
+    mig_page_end(q);
+    return OK;
+}
+
+int mig_fail(mig_req *q, int status, const char *code, const char *title, const char *message)
+{
+    if (q->json) {
+        igraph_json_t *j = igraph_json_new_object(q->r->pool);
+        igraph_json_setb(j, "ok", 0);
+        igraph_json_sets(j, "error", code);
+        igraph_json_sets(j, "message", message);
+        return mig_json(q, status, j);
+    }
+    return error_page(q, status, title ? title : status_title(status), message, code);
+}
+
+int mig_fail_json(mig_req *q, int status, igraph_json_t *body, const char *title)
+{
+    if (q->json) {
+        return mig_json(q, status, body);
+    }
+    return error_page(q, status, title ? title : status_title(status),
+                      igraph_json_gets(body, "message", NULL),
+                      igraph_json_gets(body, "error", NULL));
+}
+
+int mig_fail_storage(mig_req *q)
+{
+    return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable", "Storage unavailable",
+                    "The account database cannot be used right now. Administrators: configure "
+                    "mod_dbd (DBDriver sqlite3, DBDParams /var/lib/apache2/igraph/igraph.db) "
+                    "with a directory the Apache user can write, and see the error log.");
 }
 
 int mig_redirect(mig_req *q, int status, const char *location)
@@ -198,20 +242,6 @@ void mig_page_end(mig_req *q)
                 "</footer>\n</body></html>\n");
 }
 
-int mig_html_error(mig_req *q, int status, const char *title, const char *message)
-{
-    q->r->status = status;
-    mig_page_begin(q, title);
-    if (!q->r->header_only) {
-        mig_html(q,
-                 "<section class=\"card error\"><h1>%s</h1><p>%s</p>"
-                 "<p><a class=\"button\" href=\"%s\">Back to accounts</a></p></section>\n",
-                 title, message, mig_url(q, "/accounts"));
-    }
-    mig_page_end(q);
-    return OK;
-}
-
 /* ---- input ------------------------------------------------------------------------------- */
 
 int mig_read_body(mig_req *q, apr_size_t max, char **body, apr_size_t *len)
@@ -259,36 +289,37 @@ int mig_read_body(mig_req *q, apr_size_t max, char **body, apr_size_t *len)
     return OK;
 }
 
-apr_table_t *mig_read_form(mig_req *q, int *status)
+int mig_content_type_is(mig_req *q, const char *type)
+{
+    const char *ct = apr_table_get(q->r->headers_in, "Content-Type");
+    apr_size_t n = strlen(type);
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    return !strncasecmp(ct, type, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' ||
+                                          ct[n] == '\t');
+}
+
+int mig_read_form(mig_req *q, apr_table_t **form)
 {
     char *body;
     apr_size_t len;
-    apr_table_t *t;
-    const char *ct = apr_table_get(q->r->headers_in, "Content-Type");
+    int rc;
 
-    *status = OK;
-    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
-        *status = HTTP_UNSUPPORTED_MEDIA_TYPE;
-        return NULL;
+    *form = NULL;
+    if (!mig_content_type_is(q, "application/x-www-form-urlencoded")) {
+        return HTTP_UNSUPPORTED_MEDIA_TYPE;
     }
-    if ((*status = mig_read_body(q, MIG_MAX_BODY, &body, &len)) != OK) {
-        return NULL;
+    if ((rc = mig_read_body(q, MIG_MAX_BODY, &body, &len)) != OK) {
+        return rc;
     }
-    if (strlen(body) != len || !(t = igraph_form_parse(q->r->pool, body))) {
-        *status = HTTP_BAD_REQUEST;
-        return NULL;
+    if (strlen(body) != len || !(*form = igraph_form_parse(q->r->pool, body))) {
+        return HTTP_BAD_REQUEST;
     }
-    return t;
-}
-
-/* ---- storage ----------------------------------------------------------------------------- */
-
-igraph_db_t *mig_db(mig_req *q)
-{
-    if (!q->db) {
-        q->db = mig_storage_request(q->r);
-    }
-    return q->db;
+    return OK;
 }
 
 /* ---- session ----------------------------------------------------------------------------- */
@@ -329,26 +360,43 @@ void mig_session_set(mig_req *q, const char *key, const char *value)
     }
 }
 
+#define SESS_CSRF "igraph-csrf"
+
+/* HMAC(session secret, owner): the same browser session signed in as another Apache user gets
+ * another token, so a token lifted from someone else's session is worth nothing. */
+static const char *csrf_for(mig_req *q, const char *secret)
+{
+    unsigned char mac[32];
+    const char *msg = apr_pstrcat(q->r->pool, "csrf\n", q->owner, NULL);
+    igraph_hmac_sha256(secret, strlen(secret), msg, strlen(msg), mac);
+    return igraph_b64url_encode(q->r->pool, mac, sizeof(mac));
+}
+
 const char *mig_csrf_token(mig_req *q)
 {
-    const char *t = mig_session_get(q, "igraph-csrf");
-    if (!t || strlen(t) != 43) {
-        t = igraph_random_token(q->r->pool, 32);
-        mig_session_set(q, "igraph-csrf", t);
+    const char *secret = mig_session_get(q, SESS_CSRF);
+    if (!secret || strlen(secret) != 43) {
+        secret = igraph_random_token(q->r->pool, 32);
+        mig_session_set(q, SESS_CSRF, secret);
     }
-    return t;
+    return csrf_for(q, secret);
 }
 
 int mig_csrf_ok(mig_req *q, apr_table_t *form)
 {
-    const char *want = mig_session_get(q, "igraph-csrf");
+    const char *secret = mig_session_get(q, SESS_CSRF);
     const char *got = form ? apr_table_get(form, "csrf") : NULL;
-    if (!want || !got || igraph_table_count(form, "csrf") != 1) {
+    const char *want;
+    if (!secret || strlen(secret) != 43 || !got || igraph_table_count(form, "csrf") != 1) {
         return 0;
     }
+    want = csrf_for(q, secret);
     return igraph_ct_equal(want, strlen(want), got, strlen(got));
 }
 
+/* Sec-Fetch-Site, when the browser sends it, is the answer (scripts cannot set it). Older
+ * browsers send only Origin, which must then be ours ("null" is not). A request with neither is
+ * not from a browser's cross-site form or script: the 415 rule and CSRF tokens cover those. */
 int mig_cross_site(mig_req *q)
 {
     request_rec *r = q->r;
@@ -356,18 +404,12 @@ int mig_cross_site(mig_req *q)
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *host = apr_table_get(r->headers_in, "Host");
 
-    if (site && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0) {
-        return 1;
+    if (site) {
+        return strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0;
     }
     if (origin) {
-        const char *mine;
-        if (!host) {
-            return 1;
-        }
-        mine = apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, NULL);
-        if (strcasecmp(origin, mine) != 0) {
-            return 1;
-        }
+        return !host ||
+               strcasecmp(origin, apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, NULL));
     }
     return 0;
 }

@@ -297,6 +297,22 @@ static void test_numeric_id(void **state)
     assert_false(igraph_is_numeric_id(NULL));
 }
 
+static void test_cookie_attr(void **state)
+{
+    (void)state;
+    assert_true(igraph_cookie_has_attr("s=1; path=/ig;HttpOnly;Secure", "Secure"));
+    assert_true(igraph_cookie_has_attr("s=1;secure", "Secure"));
+    assert_true(igraph_cookie_has_attr("s=1; Secure ; SameSite=Lax", "secure"));
+    assert_true(igraph_cookie_has_attr("s=1;SameSite=Lax", "SameSite"));
+    /* the word in a name or a value is not the attribute */
+    assert_false(igraph_cookie_has_attr("secure_igraph=1;path=/ig;HttpOnly", "Secure"));
+    assert_false(igraph_cookie_has_attr("s=secure;path=/secure", "Secure"));
+    assert_false(igraph_cookie_has_attr("s=1;Securely", "Secure"));
+    assert_false(igraph_cookie_has_attr("s=1", "Secure"));
+    assert_false(igraph_cookie_has_attr("", "Secure"));
+    assert_false(igraph_cookie_has_attr(NULL, "Secure"));
+}
+
 static void test_utf8(void **state)
 {
     static const char *good[] = {"",
@@ -390,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scopes, test_pool_setup, test_pool_teardown),
         cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_numeric_id),
+        cmocka_unit_test(test_cookie_attr),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_log),
     };
