@@ -42,64 +42,44 @@ static const char *date_only(apr_pool_t *p, apr_int64_t t)
     return apr_pstrndup(p, igraph_iso8601(p, t), 10);
 }
 
-/* Changes an account; shared by the form and the API. Returns an HTTP status (OK = done) and
- * sets code and msg for failures. */
-static int change_account(mig_req *q, apr_int64_t id, const char *verb, igraph_account_t **out,
-                          const char **code, const char **msg)
+/* Applies the route's action (disable, enable, remove/delete) to the caller's account q->id;
+ * shared by the page's forms and the API. MIG_GO_ON with *out (the account after the change;
+ * NULL after a removal), or the answer given. */
+static int change_account(mig_req *q, igraph_account_t **out)
 {
     apr_pool_t *p = q->r->pool;
-    igraph_db_t *db = q->db;
+    const char *verb = q->route->arg;
+    int removal = !strcmp(verb, "remove") || !strcmp(verb, "delete");
     igraph_account_t *a;
     apr_status_t rv;
 
-    *code = "storage_unavailable";
-    *msg = "the account database is not available";
-    rv = igraph_store_account_get(db, p, q->owner, id, &a);
-    if (rv == APR_NOTFOUND) {
-        *code = "not_found";
-        *msg = "no such account";
-        return HTTP_NOT_FOUND;
+    *out = NULL;
+    if ((rv = igraph_store_account_get(q->db, p, q->owner, q->id, &a)) != APR_SUCCESS) {
+        return mig_fail_lookup(q, rv, "no such account");
     }
-    if (rv != APR_SUCCESS) {
-        return HTTP_SERVICE_UNAVAILABLE;
+    if (removal) {
+        rv = igraph_store_account_delete(q->db, p, q->owner, q->id);
     }
-    if (!strcmp(verb, "remove") || !strcmp(verb, "delete")) {
-        rv = igraph_store_account_delete(db, p, q->owner, id);
-    }
-    else if (!strcmp(verb, "disable")) {
-        rv = igraph_store_account_set_status(db, p, q->owner, id, "disabled", NULL);
-    }
-    else if (!strcmp(verb, "enable")) {
-        if (!strcmp(a->status, "needs_reauth")) {
-            *code = "needs_reauth";
-            *msg = "this account must be reconnected before it can be enabled";
-            return HTTP_CONFLICT;
-        }
-        rv = igraph_store_account_set_status(db, p, q->owner, id, "active", NULL);
+    else if (!strcmp(verb, "enable") && !strcmp(a->status, "needs_reauth")) {
+        return mig_fail(q, HTTP_CONFLICT, "needs_reauth", "Could not change the account",
+                        "this account must be reconnected before it can be enabled");
     }
     else {
-        *code = "not_found";
-        *msg = "unknown account action";
-        return HTTP_NOT_FOUND;
-    }
-    if (rv == APR_NOTFOUND) {
-        *code = "not_found";
-        *msg = "no such account";
-        return HTTP_NOT_FOUND;
+        rv = igraph_store_account_set_status(q->db, p, q->owner, q->id,
+                                             !strcmp(verb, "enable") ? "active" : "disabled",
+                                             NULL);
     }
     if (rv != APR_SUCCESS) {
-        return HTTP_SERVICE_UNAVAILABLE;
+        return mig_fail_lookup(q, rv, "no such account");
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
-                  "IG0040: account %" APR_INT64_T_FMT " (@%s): %s by '%s'", id,
+                  "IG0040: account %" APR_INT64_T_FMT " (@%s): %s by '%s'", q->id,
                   a->username ? a->username : "?", verb, q->owner);
-    *out = NULL;
-    if (strcmp(verb, "remove") != 0 && strcmp(verb, "delete") != 0) {
-        if (igraph_store_account_get(db, p, q->owner, id, out) != APR_SUCCESS) {
-            *out = NULL;
-        }
+    if (!removal &&
+        (rv = igraph_store_account_get(q->db, p, q->owner, q->id, out)) != APR_SUCCESS) {
+        return mig_fail_lookup(q, rv, "no such account");
     }
-    return OK;
+    return MIG_GO_ON;
 }
 
 static int account_reply(mig_req *q, const igraph_account_t *a)
@@ -113,13 +93,9 @@ static int account_reply(mig_req *q, const igraph_account_t *a)
 int mig_accounts_form(mig_req *q)
 {
     igraph_account_t *a;
-    const char *code, *msg;
-    int status = change_account(q, q->id, q->route->arg, &a, &code, &msg);
+    int rc = change_account(q, &a);
 
-    if (status != OK) {
-        return mig_fail(q, status, code, "Could not change the account", msg);
-    }
-    return mig_redirect(q, HTTP_SEE_OTHER, mig_url(q, "/accounts"));
+    return rc != MIG_GO_ON ? rc : mig_redirect(q, HTTP_SEE_OTHER, mig_url(q, "/accounts"));
 }
 
 int mig_api_accounts(mig_req *q)
@@ -147,34 +123,25 @@ int mig_api_account(mig_req *q)
     igraph_account_t *a;
     apr_status_t rv = igraph_store_account_get(q->db, q->r->pool, q->owner, q->id, &a);
 
-    if (rv == APR_NOTFOUND) {
-        return mig_fail(q, HTTP_NOT_FOUND, "not_found", NULL, "no such account");
-    }
-    if (rv != APR_SUCCESS) {
-        return mig_fail_storage(q);
-    }
-    return account_reply(q, a);
+    return rv == APR_SUCCESS ? account_reply(q, a) : mig_fail_lookup(q, rv, "no such account");
 }
 
 int mig_api_account_change(mig_req *q)
 {
-    const char *verb = q->route->arg, *code, *msg;
-    igraph_account_t *a = NULL;
-    int status = change_account(q, q->id, verb, &a, &code, &msg);
+    igraph_account_t *a;
+    igraph_json_t *j;
+    int rc = change_account(q, &a);
 
-    if (status != OK) {
-        return mig_fail(q, status, code, NULL, msg);
+    if (rc != MIG_GO_ON) {
+        return rc;
     }
-    if (!strcmp(verb, "delete")) {
-        igraph_json_t *j = igraph_json_new_object(q->r->pool);
-        igraph_json_setb(j, "ok", 1);
-        igraph_json_setl(j, "deleted", q->id);
-        return mig_json(q, HTTP_OK, j);
+    if (a) {
+        return account_reply(q, a);
     }
-    if (!a) {
-        return mig_fail_storage(q);
-    }
-    return account_reply(q, a);
+    j = igraph_json_new_object(q->r->pool);
+    igraph_json_setb(j, "ok", 1);
+    igraph_json_setl(j, "deleted", q->id);
+    return mig_json(q, HTTP_OK, j);
 }
 
 /* POST /api/accounts/{id}/refresh: refresh one account now, whatever the window says. */
@@ -190,12 +157,8 @@ int mig_api_account_refresh(mig_req *q)
     int status = HTTP_OK;
     const char *code = NULL;
 
-    rv = igraph_store_account_get(db, r->pool, q->owner, q->id, &a);
-    if (rv == APR_NOTFOUND) {
-        return mig_fail(q, HTTP_NOT_FOUND, "not_found", NULL, "no such account");
-    }
-    if (rv != APR_SUCCESS) {
-        return mig_fail_storage(q);
+    if ((rv = igraph_store_account_get(db, r->pool, q->owner, q->id, &a)) != APR_SUCCESS) {
+        return mig_fail_lookup(q, rv, "no such account");
     }
     if (!strcmp(a->status, "disabled")) {
         return mig_fail(q, HTTP_CONFLICT, "account_disabled", NULL,

@@ -4,18 +4,15 @@
 
 #include "mod_igraph_web.h"
 
-/* GET / and /accounts: the page. */
-int mig_accounts_page(mig_req *q);
-/* POST /accounts/{id}/<route arg: disable|enable|remove>: the page's forms. */
-int mig_accounts_form(mig_req *q);
-/* GET /assets/{name}. */
-int mig_serve_asset(mig_req *q);
-/* GET /api/accounts, GET /api/accounts/{id}. */
-int mig_api_accounts(mig_req *q);
-int mig_api_account(mig_req *q);
-/* DELETE /api/accounts/{id}, POST /api/accounts/{id}/disable|enable (route arg: the action). */
-int mig_api_account_change(mig_req *q);
-/* POST /api/accounts/{id}/refresh. */
-int mig_api_account_refresh(mig_req *q);
+/* Route handlers:
+ *   mig_accounts_page        GET / and /accounts: the page
+ *   mig_accounts_form        POST /accounts/{id}/<route arg: disable|enable|remove>
+ *   mig_serve_asset          GET /assets/{name}
+ *   mig_api_accounts         GET /api/accounts
+ *   mig_api_account          GET /api/accounts/{id}
+ *   mig_api_account_change   DELETE /api/accounts/{id}, POST .../disable|enable (route arg)
+ *   mig_api_account_refresh  POST /api/accounts/{id}/refresh */
+mig_route_fn mig_accounts_page, mig_accounts_form, mig_serve_asset, mig_api_accounts,
+    mig_api_account, mig_api_account_change, mig_api_account_refresh;
 
 #endif

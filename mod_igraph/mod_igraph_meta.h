@@ -4,15 +4,14 @@
 
 #include "mod_igraph_web.h"
 
-/* POST /meta/deauthorize, POST /meta/data-deletion: Meta's signed_request callbacks. */
-int mig_meta_deauthorize(mig_req *q);
-int mig_meta_data_deletion(mig_req *q);
-/* GET /meta/deletion?code=: the public status page of a deletion request. */
-int mig_meta_deletion_status(mig_req *q);
-/* GET /meta/webhook: the subscription check; POST /meta/webhook: signed events. */
-int mig_meta_webhook_verify(mig_req *q);
-int mig_meta_webhook_events(mig_req *q);
-/* GET /api/events: the caller's accounts' events. */
-int mig_api_events(mig_req *q);
+/* Route handlers:
+ *   mig_meta_deauthorize      POST /meta/deauthorize (signed_request)
+ *   mig_meta_data_deletion    POST /meta/data-deletion (signed_request)
+ *   mig_meta_deletion_status  GET /meta/deletion?code=: the public status page
+ *   mig_meta_webhook_verify   GET /meta/webhook: the subscription check
+ *   mig_meta_webhook_events   POST /meta/webhook: signed events
+ *   mig_api_events            GET /api/events: the caller's accounts' events */
+mig_route_fn mig_meta_deauthorize, mig_meta_data_deletion, mig_meta_deletion_status,
+    mig_meta_webhook_verify, mig_meta_webhook_events, mig_api_events;
 
 #endif

@@ -4,12 +4,11 @@
 
 #include "mod_igraph_web.h"
 
-/* GET /oauth/start?login=facebook|instagram&return_to=: 302 to Meta's dialog. */
-int mig_oauth_start(mig_req *q);
-/* GET /oauth/callback: checks the state, exchanges the code, stores the account(s). */
-int mig_oauth_callback(mig_req *q);
-/* GET /oauth/pages: the Page choice form; POST /oauth/pages: connects the chosen Pages. */
-int mig_oauth_pages(mig_req *q);
-int mig_oauth_pages_choose(mig_req *q);
+/* Route handlers:
+ *   mig_oauth_start         GET /oauth/start?login=facebook|instagram&return_to=: 302 to Meta
+ *   mig_oauth_callback      GET /oauth/callback: checks the state, exchanges the code, stores
+ *   mig_oauth_pages         GET /oauth/pages: the Page choice form
+ *   mig_oauth_pages_choose  POST /oauth/pages: connects the chosen Pages */
+mig_route_fn mig_oauth_start, mig_oauth_callback, mig_oauth_pages, mig_oauth_pages_choose;
 
 #endif

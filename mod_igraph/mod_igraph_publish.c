@@ -382,13 +382,7 @@ static int job_answer(mig_req *q)
     igraph_job_t *j;
     apr_status_t rv = igraph_store_job_get(q->db, q->r->pool, q->owner, q->name, &j);
 
-    if (rv == APR_NOTFOUND) {
-        return mig_fail(q, HTTP_NOT_FOUND, "not_found", NULL, "no such job");
-    }
-    if (rv != APR_SUCCESS) {
-        return mig_fail_storage(q);
-    }
-    return job_reply(q, HTTP_OK, j, 0);
+    return rv == APR_SUCCESS ? job_reply(q, HTTP_OK, j, 0) : mig_fail_lookup(q, rv, "no such job");
 }
 
 int mig_publish_get(mig_req *q)

@@ -4,11 +4,11 @@
 
 #include "mod_igraph_web.h"
 
-/* POST /publish, POST /reels/publish (route arg "reels": the seed contract). */
-int mig_publish_post(mig_req *q);
-/* GET /publish, GET /publish/{job}, DELETE /publish/{job}. */
-int mig_publish_list(mig_req *q);
-int mig_publish_get(mig_req *q);
-int mig_publish_cancel(mig_req *q);
+/* Route handlers:
+ *   mig_publish_post    POST /publish, POST /reels/publish (route arg "reels": the seed contract)
+ *   mig_publish_list    GET /publish
+ *   mig_publish_get     GET /publish/{job}
+ *   mig_publish_cancel  DELETE /publish/{job} */
+mig_route_fn mig_publish_post, mig_publish_list, mig_publish_get, mig_publish_cancel;
 
 #endif

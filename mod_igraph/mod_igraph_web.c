@@ -147,6 +147,14 @@ int mig_fail_storage(mig_req *q)
                     "with a directory the Apache user can write, and see the error log.");
 }
 
+int mig_fail_lookup(mig_req *q, apr_status_t rv, const char *what)
+{
+    if (rv == APR_NOTFOUND) {
+        return mig_fail(q, HTTP_NOT_FOUND, "not_found", "Not found", what);
+    }
+    return mig_fail_storage(q);
+}
+
 int mig_redirect(mig_req *q, int status, const char *location)
 {
     common_headers(q->r);

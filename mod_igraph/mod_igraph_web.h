@@ -75,6 +75,9 @@ int mig_fail(mig_req *q, int status, const char *code, const char *title, const 
 int mig_fail_json(mig_req *q, int status, igraph_json_t *body, const char *title);
 /* The one "storage unavailable" answer (503). */
 int mig_fail_storage(mig_req *q);
+/* The answer to a failed store lookup: 404 not_found (message what) for APR_NOTFOUND, else
+ * storage unavailable. */
+int mig_fail_lookup(mig_req *q, apr_status_t rv, const char *what);
 int mig_redirect(mig_req *q, int status, const char *location);
 
 /* HTML writer: every %s argument is HTML-escaped; %d takes an int; %L takes an apr_int64_t;
