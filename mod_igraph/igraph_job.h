@@ -20,6 +20,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "igraph_account.h"
 #include "igraph_graph.h"
 #include "igraph_json.h"
 
@@ -58,7 +59,7 @@ typedef struct igraph_job_t {
     const char *id;
     apr_int64_t account_id;
     const char *owner;
-    const char *login; /* "facebook" | "instagram" (host for the Graph calls) */
+    igraph_login_e login; /* the account's login (host for the Graph calls) */
     const char *ig_user_id;
     igraph_media_e media_type;
     igraph_job_status_e status;

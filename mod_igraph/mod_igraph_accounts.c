@@ -22,18 +22,17 @@
 #include "mod_igraph_worker.h"
 #include "igraph_util.h"
 
-static const char *status_label(const char *status)
+static const char *status_label(igraph_account_status_e status)
 {
-    if (!strcmp(status, "active")) {
+    switch (status) {
+    case IGRAPH_ACCOUNT_ACTIVE:
         return "Active";
-    }
-    if (!strcmp(status, "needs_reauth")) {
+    case IGRAPH_ACCOUNT_NEEDS_REAUTH:
         return "Needs reconnect";
-    }
-    if (!strcmp(status, "disabled")) {
+    case IGRAPH_ACCOUNT_DISABLED:
         return "Disabled";
     }
-    return status;
+    return igraph_account_status_name(status);
 }
 
 static const char *date_only(apr_pool_t *p, apr_int64_t t)
@@ -69,15 +68,15 @@ static int change_account(mig_req *q, apr_int64_t id, const char *verb, igraph_a
         rv = igraph_store_account_delete(db, p, q->owner, id);
     }
     else if (!strcmp(verb, "disable")) {
-        rv = igraph_store_account_set_status(db, p, q->owner, id, "disabled", NULL);
+        rv = igraph_store_account_set_status(db, p, q->owner, id, IGRAPH_ACCOUNT_DISABLED, NULL);
     }
     else if (!strcmp(verb, "enable")) {
-        if (!strcmp(a->status, "needs_reauth")) {
+        if (a->status == IGRAPH_ACCOUNT_NEEDS_REAUTH) {
             *code = "needs_reauth";
             *msg = "this account must be reconnected before it can be enabled";
             return HTTP_CONFLICT;
         }
-        rv = igraph_store_account_set_status(db, p, q->owner, id, "active", NULL);
+        rv = igraph_store_account_set_status(db, p, q->owner, id, IGRAPH_ACCOUNT_ACTIVE, NULL);
     }
     else {
         *code = "not_found";
@@ -178,7 +177,7 @@ static int api_refresh(mig_req *q, apr_int64_t id)
         return mig_json_error(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                               "the account database is not available");
     }
-    if (!strcmp(a->status, "disabled")) {
+    if (a->status == IGRAPH_ACCOUNT_DISABLED) {
         return mig_json_error(q, HTTP_CONFLICT, "account_disabled",
                               "enable the account before refreshing it");
     }
@@ -362,10 +361,11 @@ static void recent_jobs(mig_req *q, const igraph_account_t *a)
 static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf)
 {
     apr_pool_t *p = q->r->pool;
-    const char *kind = !strcmp(a->login, "instagram") ? "Instagram Login" : "Facebook Login";
+    const char *kind = a->login == IGRAPH_LOGIN_INSTAGRAM ? "Instagram Login" : "Facebook Login";
     const char *uname = a->username ? a->username : a->ig_user_id;
 
-    mig_html(q, "<li class=\"account status-%s\" data-username=\"%s\">", a->status, uname);
+    mig_html(q, "<li class=\"account status-%s\" data-username=\"%s\">",
+             igraph_account_status_name(a->status), uname);
     if (a->picture_url && igraph_is_http_url(a->picture_url)) {
         mig_html(q, "<img class=\"avatar\" src=\"%s\" alt=\"\" referrerpolicy=\"no-referrer\">",
                  a->picture_url);
@@ -389,18 +389,17 @@ static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf
         mig_html(q, " &middot; token does not expire");
     }
     mig_html(q, "</div>");
-    if (a->last_error && *a->last_error && strcmp(a->status, "active") != 0) {
+    if (a->last_error && *a->last_error && a->status != IGRAPH_ACCOUNT_ACTIVE) {
         mig_html(q, "<div class=\"last-error\">%s</div>", a->last_error);
     }
-    mig_html(q, "</div><span class=\"badge %s\">%s</span><div class=\"actions\">", a->status,
-             status_label(a->status));
-    if (strcmp(a->status, "active") != 0) {
+    mig_html(q, "</div><span class=\"badge %s\">%s</span><div class=\"actions\">",
+             igraph_account_status_name(a->status), status_label(a->status));
+    if (a->status != IGRAPH_ACCOUNT_ACTIVE) {
         mig_html(q, "<a class=\"button primary\" href=\"%s\">Reconnect</a>",
-                 mig_url(q, apr_psprintf(p, "/oauth/start?login=%s%s", a->login,
-                                         !strcmp(a->login, "facebook") ? "&reconnect=1"
-                                                                       : "")));
+                 mig_url(q, apr_psprintf(p, "/oauth/start?login=%s%s", igraph_login_name(a->login),
+                                         a->login == IGRAPH_LOGIN_FACEBOOK ? "&reconnect=1" : "")));
     }
-    if (!strcmp(a->status, "disabled")) {
+    if (a->status == IGRAPH_ACCOUNT_DISABLED) {
         action_form(q, a, "enable", "Enable", "", csrf);
     }
     else {

@@ -411,15 +411,16 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
     }
     before = j->status;
     if (igraph_store_account_get_any(db, p, j->account_id, &acct) != APR_SUCCESS ||
-        strcmp(acct->status, "active") != 0 ||
+        acct->status != IGRAPH_ACCOUNT_ACTIVE ||
         !(token = igraph_store_account_token(p, c->key, acct, IGRAPH_TOKEN_ACCESS))) {
         /* the account was removed, disabled or needs reconnecting: nothing can go out */
         memset(&res, 0, sizeof(res));
-        res.err.cls = (acct && !strcmp(acct->status, "disabled")) ? IGRAPH_ERR_PERMANENT
-                                                                  : IGRAPH_ERR_REAUTH;
+        res.err.cls = (acct && acct->status == IGRAPH_ACCOUNT_DISABLED) ? IGRAPH_ERR_PERMANENT
+                                                                        : IGRAPH_ERR_REAUTH;
         res.err.message = !acct ? "the account was removed"
-                          : !strcmp(acct->status, "disabled") ? "the account is disabled"
-                                                              : "the account needs reconnecting";
+                          : acct->status == IGRAPH_ACCOUNT_DISABLED
+                              ? "the account is disabled"
+                              : "the account needs reconnecting";
         if (a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
             a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH) {
             /* never leave a possibly published job hanging: retry later */
@@ -457,11 +458,12 @@ static void *APR_THREAD_FUNC job_task_run(apr_thread_t *t, void *data)
                          igraph_iso8601(p, j->next_at));
         }
         if (!res.ok && res.err.cls == IGRAPH_ERR_REAUTH) {
-            igraph_store_account_refresh_failed(db, p, acct->id, "needs_reauth",
-                                                apr_psprintf(p, "publishing: %s",
-                                                             res.err.message ? res.err.message
-                                                                             : "token invalid"),
-                                                0);
+            static const igraph_account_status_e reauth = IGRAPH_ACCOUNT_NEEDS_REAUTH;
+            igraph_store_account_refresh_failed(
+                db, p, acct->id, &reauth,
+                apr_psprintf(p, "publishing: %s",
+                             res.err.message ? res.err.message : "token invalid"),
+                0);
         }
         if (j->status != before || igraph_job_is_final(j)) {
             int lvl = (j->status == IGRAPH_JOB_FAILED) ? APLOG_WARNING : APLOG_INFO;

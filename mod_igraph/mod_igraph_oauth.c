@@ -50,6 +50,7 @@ int mig_oauth_start(mig_req *q)
     request_rec *r = q->r;
     const char *login = apr_table_get(q->args, "login");
     const char *state, *url;
+    igraph_login_e kind;
     igraph_db_t *db;
     igraph_graph_t *g;
 
@@ -71,7 +72,7 @@ int mig_oauth_start(mig_req *q)
         }
         login = mig_fb_configured(q->c) ? "facebook" : "instagram";
     }
-    if (strcmp(login, "facebook") != 0 && strcmp(login, "instagram") != 0) {
+    if (igraph_login_parse(login, &kind) != APR_SUCCESS) {
         return mig_fail(q, HTTP_BAD_REQUEST, "bad_login", "Unknown login",
                         "login must be facebook or instagram");
     }
@@ -108,7 +109,7 @@ int mig_oauth_start(mig_req *q)
                         "Storage unavailable", "The account database is not available");
     }
     state = igraph_random_token(r->pool, 32);
-    if (igraph_store_state_put(db, r->pool, state_hash(q, state), q->owner, login,
+    if (igraph_store_state_put(db, r->pool, state_hash(q, state), q->owner, kind,
                                igraph_now() + MIG_STATE_TTL) != APR_SUCCESS) {
         return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
                         "Storage unavailable", "The account database is not available");
@@ -179,7 +180,7 @@ static apr_status_t store_fb_page(mig_req *q, const igraph_graph_t *g, const fb_
         log_graph_error(q, "profile read", &err);
     }
     a->platform = "meta_ig";
-    a->login = "facebook";
+    a->login = IGRAPH_LOGIN_FACEBOOK;
     a->ig_user_id = pg->ig_id;
     a->owner = q->owner;
     a->username = prof.username ? prof.username : pg->ig_username;
@@ -369,7 +370,7 @@ static int connect_instagram(mig_req *q, const char *code)
         return graph_failed(q, "profile read", &e2);
     }
     a->platform = "meta_ig";
-    a->login = "instagram";
+    a->login = IGRAPH_LOGIN_INSTAGRAM;
     a->ig_user_id = prof.user_id ? prof.user_id : prof.id;
     a->owner = q->owner;
     a->username = prof.username;
@@ -399,6 +400,7 @@ int mig_oauth_callback(mig_req *q)
     const char *code = apr_table_get(q->args, "code");
     const char *error = apr_table_get(q->args, "error");
     const char *mine, *login = NULL;
+    igraph_login_e kind;
     igraph_db_t *db;
 
     if (igraph_table_count(q->args, "state") > 1 || igraph_table_count(q->args, "code") > 1) {
@@ -415,8 +417,8 @@ int mig_oauth_callback(mig_req *q)
         /* consume the state whatever happens next: it is single use */
         mig_session_set(q, SESS_STATE, NULL);
         if (igraph_store_state_take(db, r->pool, state_hash(q, state), q->owner, igraph_now(),
-                                    &login) != APR_SUCCESS) {
-            login = NULL;
+                                    &kind) == APR_SUCCESS) {
+            login = igraph_login_name(kind);
         }
     }
 

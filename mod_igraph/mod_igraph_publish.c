@@ -282,12 +282,12 @@ static int publish_post(mig_req *q, int seed)
         db_close(q, &db);
         return OK;
     }
-    if (strcmp(acct->status, "active") != 0) {
+    if (acct->status != IGRAPH_ACCOUNT_ACTIVE) {
         db_close(q, &db);
         return mig_json_error(q, HTTP_CONFLICT,
-                              !strcmp(acct->status, "disabled") ? "account_disabled"
-                                                                : "account_needs_reauth",
-                              !strcmp(acct->status, "disabled")
+                              acct->status == IGRAPH_ACCOUNT_DISABLED ? "account_disabled"
+                                                                      : "account_needs_reauth",
+                              acct->status == IGRAPH_ACCOUNT_DISABLED
                                   ? "this account is disabled; enable it first"
                                   : "this account must be reconnected before it can publish");
     }

@@ -62,7 +62,7 @@ static igraph_job_t *new_job(igraph_media_e type, int children, apr_int64_t publ
     igraph_job_init(test_pool, j, &req, NOW, &pol);
     j->id = "job1";
     j->account_id = 7;
-    j->login = "instagram";
+    j->login = IGRAPH_LOGIN_INSTAGRAM;
     j->ig_user_id = "17841400000000001";
     return j;
 }
