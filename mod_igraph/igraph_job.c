@@ -158,6 +158,26 @@ apr_int64_t igraph_job_backoff(const igraph_job_policy_t *pol, int attempts)
     return d > po.retry_cap ? po.retry_cap : d;
 }
 
+/* ---- before a step --------------------------------------------------------------------------- */
+
+int igraph_job_quota_reached(apr_pool_t *p, apr_int64_t usage, apr_int64_t total, igraph_gerr_t *e)
+{
+    if (total <= 0) {
+        total = IGRAPH_QUOTA_DEFAULT;
+    }
+    if (usage < total) {
+        return 0;
+    }
+    /* what Meta answers to a media call over the limit, so the job handles it the same way */
+    e->cls = IGRAPH_ERR_QUOTA;
+    e->code = 9;
+    e->subcode = 2207042;
+    e->message = apr_psprintf(
+        p, "publishing limit reached (%" APR_INT64_T_FMT " of %" APR_INT64_T_FMT " in 24 h)", usage,
+        total);
+    return 1;
+}
+
 /* ---- poll schedule --------------------------------------------------------------------------- */
 
 #define IGRAPH_POLL_FIRST 2

@@ -178,6 +178,16 @@ int igraph_job_is_final(const igraph_job_t *j);
 /* Delay between transient retries: retry_base * 2^(attempts-1), capped (attempts >= 1). */
 apr_int64_t igraph_job_backoff(const igraph_job_policy_t *pol, int attempts);
 
+/* ---- before a step: rules the worker applies instead of a Graph call ------------------------ */
+
+/* The publishing quota, checked before the first container of a post. usage and total are what
+ * igraph_publishing_limit() answered; a total <= 0 (Meta gave none) means IGRAPH_QUOTA_DEFAULT.
+ * Returns 0 when the post may go ahead (e untouched). Returns 1 when usage >= total: the post is
+ * refused the way Meta would refuse it, e->cls = IGRAPH_ERR_QUOTA, code 9, subcode 2207042,
+ * message "publishing limit reached (<usage> of <total> in 24 h)" (from p); e's other fields are
+ * left as they are. igraph_job_apply() then holds or fails the job like any quota error. */
+int igraph_job_quota_reached(apr_pool_t *p, apr_int64_t usage, apr_int64_t total, igraph_gerr_t *e);
+
 /* ---- status polling -----------------------------------------------------------------------------
  * Gap before status poll number polls_so_far+1, in seconds: 2 s, then 4, 5, 6, ... capped at 15.
  * Polls are anchored on the container's creation (igraph_poll_next_at), so the time a Graph call

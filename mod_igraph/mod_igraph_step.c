@@ -53,17 +53,7 @@ static void run_step(server_rec *s, apr_pool_t *p, igraph_db_t *db, igraph_job_t
             apr_int64_t usage = 0, total = 0;
             if (igraph_publishing_limit(g, p, acct->login, acct->ig_user_id, token, &usage, &total,
                                         &res->err) == APR_SUCCESS) {
-                if (total <= 0) {
-                    total = IGRAPH_QUOTA_DEFAULT;
-                }
-                if (usage >= total) {
-                    res->err.cls = IGRAPH_ERR_QUOTA;
-                    res->err.code = 9;
-                    res->err.subcode = 2207042;
-                    res->err.message = apr_psprintf(p,
-                                                    "publishing limit reached (%" APR_INT64_T_FMT
-                                                    " of %" APR_INT64_T_FMT " in 24 h)",
-                                                    usage, total);
+                if (igraph_job_quota_reached(p, usage, total, &res->err)) {
                     return;
                 }
             }

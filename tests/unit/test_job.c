@@ -1,6 +1,7 @@
 /* test_job.c: unit tests for igraph_job.c: the publish state machine (transition table, crash
- * safety, poll schedule against the latency targets), request validation, caption attribution,
- * the compliance gate and container parameters. No network. */
+ * safety, poll schedule against the latency targets), the rules before a step (quota),
+ * request validation, caption attribution, the compliance gate and container parameters. No
+ * network. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -612,7 +613,7 @@ static void test_quota_scheduled(void **state)
     assert_int_equal(j->status, IGRAPH_JOB_FAILED);
     assert_string_equal(j->error, "quota_exhausted");
 
-    /* held before its container exists (the glue's quota pre-check): still queued, and the
+    /* held before its container exists (igraph_job_quota_reached): still queued, and the
      * polling budget starts with the container, an hour later */
     j = new_job(IGRAPH_MEDIA_REELS, 0, NOW + 60);
     step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, q);
@@ -624,7 +625,7 @@ static void test_quota_scheduled(void **state)
     step(j, NOW + 3602, IGRAPH_STEP_POLL_CONTAINER, ok_status("IN_PROGRESS", NULL));
     assert_int_equal(j->status, IGRAPH_JOB_PROCESSING);
 
-    /* not scheduled: fails at once (also from the glue's pre-check before creation) */
+    /* not scheduled: fails at once (also from the quota check before creation) */
     j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
     step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, q);
     assert_string_equal(j->error, "quota_exhausted");
@@ -632,6 +633,81 @@ static void test_quota_scheduled(void **state)
     /* scheduled within the lead: starts now */
     j = new_job(IGRAPH_MEDIA_REELS, 0, NOW + 60);
     assert_int_equal(j->next_at, NOW);
+}
+
+/* ---- before a step: the quota ---------------------------------------------------------------- */
+
+static void test_quota_reached(void **state)
+{
+    static const struct {
+        apr_int64_t usage, total;
+        int reached;
+        const char *message;
+    } cases[] = {
+        {0, 50, 0, NULL},
+        {49, 50, 0, NULL},
+        {50, 50, 1, "publishing limit reached (50 of 50 in 24 h)"}, /* usage == total */
+        {51, 50, 1, "publishing limit reached (51 of 50 in 24 h)"},
+        {99, 100, 0, NULL},
+        {100, 100, 1, "publishing limit reached (100 of 100 in 24 h)"},
+        {0, 1, 0, NULL},
+        {1, 1, 1, "publishing limit reached (1 of 1 in 24 h)"},
+        /* total unknown (0, or nonsense): IGRAPH_QUOTA_DEFAULT */
+        {0, 0, 0, NULL},
+        {49, 0, 0, NULL},
+        {50, 0, 1, "publishing limit reached (50 of 50 in 24 h)"},
+        {49, -1, 0, NULL},
+        {70, -5, 1, "publishing limit reached (70 of 50 in 24 h)"},
+    };
+    apr_size_t i;
+
+    assert_int_equal(IGRAPH_QUOTA_DEFAULT, 50);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        igraph_gerr_t e;
+
+        /* what a successful igraph_publishing_limit() leaves behind */
+        memset(&e, 0, sizeof(e));
+        e.http_status = 200;
+        if (igraph_job_quota_reached(test_pool, cases[i].usage, cases[i].total, &e) !=
+            cases[i].reached) {
+            fail_msg("case %d: %lld of %lld", (int)i, (long long)cases[i].usage,
+                     (long long)cases[i].total);
+        }
+        assert_int_equal(e.http_status, 200); /* the rest of e is left alone */
+        if (!cases[i].reached) {
+            assert_int_equal(e.cls, IGRAPH_ERR_NONE);
+            assert_int_equal(e.code, 0);
+            assert_int_equal(e.subcode, 0);
+            assert_null(e.message);
+            continue;
+        }
+        assert_int_equal(e.cls, IGRAPH_ERR_QUOTA);
+        assert_int_equal(e.code, 9);
+        assert_int_equal(e.subcode, 2207042);
+        assert_string_equal(e.message, cases[i].message);
+    }
+
+    /* the refusal goes through the state machine like Meta's own quota error */
+    {
+        igraph_job_t *j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+        igraph_step_result_t r;
+
+        memset(&r, 0, sizeof(r));
+        assert_int_equal(igraph_job_quota_reached(test_pool, 50, 0, &r.err), 1);
+        step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, r);
+        assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+        assert_string_equal(j->error, IGRAPH_JOB_E_QUOTA);
+        assert_string_equal(j->error_message,
+                            "publishing limit reached (50 of 50 in 24 h) (code 9/2207042)");
+        assert_int_equal(j->error_subcode, 2207042);
+
+        /* a scheduled post waits for room instead */
+        j = new_job(IGRAPH_MEDIA_REELS, 0, NOW + 60);
+        step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, r);
+        assert_int_equal(j->status, IGRAPH_JOB_QUEUED);
+        assert_int_equal(j->next_at, NOW + 3600);
+        assert_null(j->error);
+    }
 }
 
 static void test_publish_unknown_outcome(void **state)
@@ -1459,6 +1535,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_ready, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_timeout, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_quota_scheduled, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_reached, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_publish_unknown_outcome, test_pool_setup,
                                         test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety, test_pool_setup, test_pool_teardown),
