@@ -178,6 +178,33 @@ int igraph_job_quota_reached(apr_pool_t *p, apr_int64_t usage, apr_int64_t total
     return 1;
 }
 
+int igraph_job_account_unusable(int found, igraph_account_status_e status, int token_ok,
+                                igraph_step_e a, igraph_step_result_t *res)
+{
+    if (found && status == IGRAPH_ACCOUNT_ACTIVE && token_ok) {
+        return 0;
+    }
+    memset(res, 0, sizeof(*res));
+    if (!found) {
+        res->err.cls = IGRAPH_ERR_REAUTH;
+        res->err.message = "the account was removed";
+    }
+    else if (status == IGRAPH_ACCOUNT_DISABLED) {
+        res->err.cls = IGRAPH_ERR_PERMANENT;
+        res->err.message = "the account is disabled";
+    }
+    else {
+        res->err.cls = IGRAPH_ERR_REAUTH;
+        res->err.message = "the account needs reconnecting";
+    }
+    if (a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
+        a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH) {
+        /* media_publish may have gone out: never leave a possibly published job failed */
+        res->err.cls = IGRAPH_ERR_RETRY;
+    }
+    return 1;
+}
+
 /* ---- poll schedule --------------------------------------------------------------------------- */
 
 #define IGRAPH_POLL_FIRST 2

@@ -131,22 +131,16 @@ void *APR_THREAD_FUNC mig_step_task_run(apr_thread_t *t, void *data)
         goto unclaim;
     }
     before = j->status;
-    if (igraph_store_account_get_any(db, p, j->account_id, &acct) != APR_SUCCESS ||
-        acct->status != IGRAPH_ACCOUNT_ACTIVE ||
-        !(token = igraph_store_account_token(p, c->key, acct, IGRAPH_TOKEN_ACCESS))) {
-        /* the account was removed, disabled or needs reconnecting: nothing can go out */
-        memset(&res, 0, sizeof(res));
-        res.err.cls = (acct && acct->status == IGRAPH_ACCOUNT_DISABLED) ? IGRAPH_ERR_PERMANENT
-                                                                        : IGRAPH_ERR_REAUTH;
-        res.err.message = !acct ? "the account was removed"
-                          : acct->status == IGRAPH_ACCOUNT_DISABLED
-                              ? "the account is disabled"
-                              : "the account needs reconnecting";
-        if (a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
-            a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH) {
-            /* never leave a possibly published job hanging: retry later */
-            res.err.cls = IGRAPH_ERR_RETRY;
-        }
+    if (igraph_store_account_get_any(db, p, j->account_id, &acct) != APR_SUCCESS) {
+        acct = NULL;
+    }
+    /* the token is opened only for an account that may use it */
+    if (acct && acct->status == IGRAPH_ACCOUNT_ACTIVE) {
+        token = igraph_store_account_token(p, c->key, acct, IGRAPH_TOKEN_ACCESS);
+    }
+    if (igraph_job_account_unusable(acct != NULL, acct ? acct->status : IGRAPH_ACCOUNT_ACTIVE,
+                                    token != NULL, a, &res)) {
+        /* removed, disabled or needs reconnecting: nothing can go out, the outcome says why */
         igraph_job_apply(p, j, a, &res, now, &pol);
         igraph_store_job_save(db, p, j, task->holder);
         goto unclaim;

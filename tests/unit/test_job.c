@@ -1,5 +1,5 @@
 /* test_job.c: unit tests for igraph_job.c: the publish state machine (transition table, crash
- * safety, poll schedule against the latency targets), the rules before a step (quota),
+ * safety, poll schedule against the latency targets), the rules before a step (quota, account),
  * request validation, caption attribution, the compliance gate and container parameters. No
  * network. */
 #include <setjmp.h>
@@ -635,7 +635,7 @@ static void test_quota_scheduled(void **state)
     assert_int_equal(j->next_at, NOW);
 }
 
-/* ---- before a step: the quota ---------------------------------------------------------------- */
+/* ---- before a step: the quota and the account ------------------------------------------------ */
 
 static void test_quota_reached(void **state)
 {
@@ -708,6 +708,148 @@ static void test_quota_reached(void **state)
         assert_int_equal(j->next_at, NOW + 3600);
         assert_null(j->error);
     }
+}
+
+static void test_account_unusable(void **state)
+{
+    static const igraph_step_e steps[] = {
+        IGRAPH_STEP_WAIT,           IGRAPH_STEP_CREATE_CHILD,
+        IGRAPH_STEP_POLL_CHILD,     IGRAPH_STEP_CREATE_CONTAINER,
+        IGRAPH_STEP_POLL_CONTAINER, IGRAPH_STEP_CHECK_BEFORE_PUBLISH,
+        IGRAPH_STEP_PUBLISH,        IGRAPH_STEP_READ_BACK,
+        IGRAPH_STEP_DONE,
+    };
+    static const struct {
+        const char *what;
+        int found;
+        igraph_account_status_e status;
+        int token_ok;
+        igraph_err_class_e cls; /* IGRAPH_ERR_NONE: the account can publish */
+        const char *message;
+    } accounts[] = {
+        {"active", 1, IGRAPH_ACCOUNT_ACTIVE, 1, IGRAPH_ERR_NONE, NULL},
+        {"removed", 0, IGRAPH_ACCOUNT_ACTIVE, 0, IGRAPH_ERR_REAUTH, "the account was removed"},
+        /* status and token do not matter once the row is gone */
+        {"removed (stale fields)", 0, IGRAPH_ACCOUNT_DISABLED, 1, IGRAPH_ERR_REAUTH,
+         "the account was removed"},
+        {"disabled", 1, IGRAPH_ACCOUNT_DISABLED, 1, IGRAPH_ERR_PERMANENT,
+         "the account is disabled"},
+        {"disabled, no token", 1, IGRAPH_ACCOUNT_DISABLED, 0, IGRAPH_ERR_PERMANENT,
+         "the account is disabled"},
+        {"needs_reauth", 1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 1, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+        {"needs_reauth, no token", 1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 0, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+        {"active, token cannot be opened", 1, IGRAPH_ACCOUNT_ACTIVE, 0, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+        {"status outside the enum", 1, (igraph_account_status_e)7, 1, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+    };
+    apr_size_t i, k;
+
+    for (i = 0; i < sizeof(accounts) / sizeof(accounts[0]); i++) {
+        for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+            igraph_step_e a = steps[k];
+            int after_publish = a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
+                                a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH;
+            igraph_step_result_t res;
+            int got;
+
+            memset(&res, 0x5a, sizeof(res)); /* filled in full, or not touched at all */
+            got = igraph_job_account_unusable(accounts[i].found, accounts[i].status,
+                                              accounts[i].token_ok, a, &res);
+            if (got != (accounts[i].cls != IGRAPH_ERR_NONE)) {
+                fail_msg("%s, %s: got %d", accounts[i].what, igraph_step_name(a), got);
+            }
+            if (!got) {
+                assert_int_equal(res.ok, 0x5a5a5a5a);
+                continue;
+            }
+            assert_int_equal(res.ok, 0);
+            assert_null(res.id);
+            assert_null(res.status_code);
+            assert_null(res.permalink);
+            assert_int_equal(res.err.code, 0);
+            assert_int_equal(res.err.subcode, 0);
+            assert_int_equal(res.err.http_status, 0);
+            assert_int_equal(res.err.retry_after, 0);
+            if (res.err.cls != (after_publish ? IGRAPH_ERR_RETRY : accounts[i].cls)) {
+                fail_msg("%s, %s: class %s", accounts[i].what, igraph_step_name(a),
+                         igraph_err_class_name(res.err.cls));
+            }
+            assert_string_equal(res.err.message, accounts[i].message);
+        }
+    }
+}
+
+/* What the outcomes do to a job: fail it before anything went out, retry it after. */
+static void test_account_unusable_apply(void **state)
+{
+    igraph_job_policy_t pol = policy();
+    igraph_step_result_t res;
+    igraph_job_t *j;
+    int i;
+
+    /* disabled while processing: failed for good */
+    j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, ok_id("100"));
+    assert_int_equal(igraph_job_account_unusable(1, IGRAPH_ACCOUNT_DISABLED, 1,
+                                                 IGRAPH_STEP_POLL_CONTAINER, &res),
+                     1);
+    step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, res);
+    assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+    assert_string_equal(j->error, IGRAPH_JOB_E_GRAPH);
+    assert_string_equal(j->error_message, "the account is disabled");
+
+    /* needs reconnecting before the first container: token_invalid */
+    j = new_job(IGRAPH_MEDIA_IMAGE, 0, 0);
+    assert_int_equal(igraph_job_account_unusable(1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 0,
+                                                 IGRAPH_STEP_CREATE_CONTAINER, &res),
+                     1);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, res);
+    assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+    assert_string_equal(j->error, IGRAPH_JOB_E_TOKEN);
+    assert_string_equal(j->error_message, "the account needs reconnecting");
+
+    /* removed when media_publish is due: not failed, checked first when it comes back */
+    j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, ok_id("100"));
+    step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, ok_status("FINISHED", NULL));
+    assert_int_equal(
+        igraph_job_account_unusable(0, IGRAPH_ACCOUNT_ACTIVE, 0, IGRAPH_STEP_PUBLISH, &res), 1);
+    assert_int_equal(igraph_job_next(j, NOW + 2), IGRAPH_STEP_PUBLISH);
+    igraph_job_apply(test_pool, j, IGRAPH_STEP_PUBLISH, &res, NOW + 2, &pol);
+    assert_int_equal(j->status, IGRAPH_JOB_PUBLISHING);
+    assert_null(j->error);
+    assert_true(j->next_at > NOW + 2);
+    assert_int_equal(igraph_job_next(j, j->next_at), IGRAPH_STEP_CHECK_BEFORE_PUBLISH);
+
+    /* and its status checks are retried, until the usual attempts are spent: the outcome is
+     * then reported as unknown */
+    assert_int_equal(igraph_job_account_unusable(0, IGRAPH_ACCOUNT_ACTIVE, 0,
+                                                 IGRAPH_STEP_CHECK_BEFORE_PUBLISH, &res),
+                     1);
+    for (i = 0; i < pol.max_attempts && j->status == IGRAPH_JOB_PUBLISHING; i++) {
+        step(j, j->next_at, IGRAPH_STEP_CHECK_BEFORE_PUBLISH, res);
+    }
+    assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+    assert_string_equal(j->error, IGRAPH_JOB_E_UNAVAILABLE);
+    assert_string_equal(j->error_message, "publish outcome unknown: the account was removed");
+
+    /* a live post whose account went away is never failed by its read-back */
+    j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, ok_id("100"));
+    step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, ok_status("FINISHED", NULL));
+    step(j, NOW + 2, IGRAPH_STEP_PUBLISH, ok_id("900"));
+    assert_int_equal(
+        igraph_job_account_unusable(1, IGRAPH_ACCOUNT_DISABLED, 1, IGRAPH_STEP_READ_BACK, &res), 1);
+    for (i = 0; i < 10 && j->next_at; i++) {
+        step(j, j->next_at, IGRAPH_STEP_READ_BACK, res);
+    }
+    assert_int_equal(j->status, IGRAPH_JOB_PUBLISHED);
+    assert_string_equal(j->media_id, "900");
+    assert_null(j->error);
+    assert_int_equal(j->next_at, 0);
 }
 
 static void test_publish_unknown_outcome(void **state)
@@ -1536,6 +1678,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_quota_scheduled, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_quota_reached, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_account_unusable, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_account_unusable_apply, test_pool_setup,
+                                        test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_publish_unknown_outcome, test_pool_setup,
                                         test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety, test_pool_setup, test_pool_teardown),
