@@ -993,15 +993,16 @@ apr_status_t igraph_ig_me(const igraph_graph_t *g, apr_pool_t *p, const char *to
 
 /* Host and proof for a publishing call: Facebook Login accounts use graph.facebook.com with
  * appsecret_proof, Instagram Login accounts graph.instagram.com without. NULL for anything else. */
-static const char *igraph_graph_pub_base(const igraph_graph_t *g, apr_pool_t *p, const char *login,
-                                         const char *token, const char **proof)
+static const char *igraph_graph_pub_base(const igraph_graph_t *g, apr_pool_t *p,
+                                         igraph_login_e login, const char *token,
+                                         const char **proof)
 {
     *proof = NULL;
-    if (login && !strcmp(login, "facebook")) {
+    switch (login) {
+    case IGRAPH_LOGIN_FACEBOOK:
         *proof = igraph_graph_proof(g, p, token);
         return g->fb_graph_base;
-    }
-    if (login && !strcmp(login, "instagram")) {
+    case IGRAPH_LOGIN_INSTAGRAM:
         return g->ig_graph_base;
     }
     return NULL;
@@ -1038,7 +1039,7 @@ static const char *igraph_graph_form_table(apr_pool_t *p, const apr_table_t *par
     return apr_array_pstrcat(p, parts, '&');
 }
 
-apr_status_t igraph_create_container(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_create_container(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                      const char *ig_user_id, const char *token,
                                      const apr_table_t *params, const char **container_id,
                                      igraph_gerr_t *err)
@@ -1066,7 +1067,7 @@ apr_status_t igraph_create_container(const igraph_graph_t *g, apr_pool_t *p, con
     return APR_SUCCESS;
 }
 
-apr_status_t igraph_container_status(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_container_status(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                      const char *container_id, const char *token,
                                      const char **status_code, const char **status_text,
                                      igraph_gerr_t *err)
@@ -1098,7 +1099,7 @@ apr_status_t igraph_container_status(const igraph_graph_t *g, apr_pool_t *p, con
     return APR_SUCCESS;
 }
 
-apr_status_t igraph_media_publish(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_media_publish(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                   const char *ig_user_id, const char *token,
                                   const char *creation_id, const char **media_id,
                                   igraph_gerr_t *err)
@@ -1131,7 +1132,7 @@ apr_status_t igraph_media_publish(const igraph_graph_t *g, apr_pool_t *p, const 
     return APR_SUCCESS;
 }
 
-apr_status_t igraph_media_read(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_media_read(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                const char *media_id, const char *token, const char **permalink,
                                const char **media_product_type, igraph_gerr_t *err)
 {
@@ -1164,7 +1165,7 @@ apr_status_t igraph_media_read(const igraph_graph_t *g, apr_pool_t *p, const cha
     return APR_SUCCESS;
 }
 
-apr_status_t igraph_publishing_limit(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_publishing_limit(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                      const char *ig_user_id, const char *token, apr_int64_t *usage,
                                      apr_int64_t *total, igraph_gerr_t *err)
 {

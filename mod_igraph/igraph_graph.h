@@ -12,6 +12,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "igraph_account.h"
 #include "igraph_http.h"
 #include "igraph_json.h"
 
@@ -165,43 +166,43 @@ apr_status_t igraph_parse_permissions(apr_pool_t *p, const igraph_json_t *j,
 char *igraph_strip_code_suffix(apr_pool_t *p, const char *code);
 
 /* ---- content publishing (reference section 4) ----
- * login is the account's login: "facebook" -> {fb_graph_base} with appsecret_proof (when
- * g->fb_appsecret_proof), "instagram" -> {ig_graph_base}. Ids must be decimal
- * (igraph_is_numeric_id); anything else is refused with IGRAPH_ERR_INVALID before any network
- * traffic. */
+ * login is the account's login: IGRAPH_LOGIN_FACEBOOK -> {fb_graph_base} with appsecret_proof
+ * (when g->fb_appsecret_proof), IGRAPH_LOGIN_INSTAGRAM -> {ig_graph_base}. Ids must be decimal
+ * (igraph_is_numeric_id); anything else (a login outside the enum too) is refused with
+ * IGRAPH_ERR_INVALID before any network traffic. */
 
 /* POST {base}/{v}/{ig_user_id}/media, form-encoded from params (in table order; empty values
  * skipped): media_type, video_url, image_url, caption, share_to_feed, cover_url, thumb_offset,
  * audio_name, collaborators (JSON text), location_id, user_tags (JSON text), is_carousel_item,
  * children (comma list). *container_id from {"id":...}. */
-apr_status_t igraph_create_container(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_create_container(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                      const char *ig_user_id, const char *token,
                                      const apr_table_t *params, const char **container_id,
                                      igraph_gerr_t *err);
 /* GET {base}/{v}/{container_id}?fields=status_code,status. *status_code is one of EXPIRED,
  * ERROR, FINISHED, IN_PROGRESS, PUBLISHED (as sent; a missing status_code is an error);
  * *status_text is Meta's free text (control characters blanked) or NULL. */
-apr_status_t igraph_container_status(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_container_status(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                      const char *container_id, const char *token,
                                      const char **status_code, const char **status_text,
                                      igraph_gerr_t *err);
 /* POST {base}/{v}/{ig_user_id}/media_publish creation_id=... -> *media_id. NOT idempotent: on a
  * transport error or a 5xx the post may be live (see igraph_job.h, CHECK_BEFORE_PUBLISH). */
-apr_status_t igraph_media_publish(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_media_publish(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                   const char *ig_user_id, const char *token,
                                   const char *creation_id, const char **media_id,
                                   igraph_gerr_t *err);
 /* GET {base}/{v}/{media_id}?fields=id,permalink,shortcode,timestamp,media_type,
  * media_product_type. Either output may be NULL when Meta leaves it out. */
-apr_status_t igraph_media_read(const igraph_graph_t *g, apr_pool_t *p, const char *login,
+apr_status_t igraph_media_read(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
                                const char *media_id, const char *token, const char **permalink,
                                const char **media_product_type, igraph_gerr_t *err);
 /* GET {base}/{v}/{ig_user_id}/content_publishing_limit?fields=quota_usage,config
  * -> data[0].quota_usage, data[0].config.quota_total (0 when absent: Meta's docs say 50 or
  * 100; callers assume IGRAPH_QUOTA_DEFAULT). */
-apr_status_t igraph_publishing_limit(const igraph_graph_t *g, apr_pool_t *p, const char *login,
-                                     const char *ig_user_id, const char *token,
-                                     apr_int64_t *usage, apr_int64_t *total, igraph_gerr_t *err);
+apr_status_t igraph_publishing_limit(const igraph_graph_t *g, apr_pool_t *p, igraph_login_e login,
+                                     const char *ig_user_id, const char *token, apr_int64_t *usage,
+                                     apr_int64_t *total, igraph_gerr_t *err);
 
 #define IGRAPH_QUOTA_DEFAULT 50
 

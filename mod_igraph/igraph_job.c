@@ -158,6 +158,53 @@ apr_int64_t igraph_job_backoff(const igraph_job_policy_t *pol, int attempts)
     return d > po.retry_cap ? po.retry_cap : d;
 }
 
+/* ---- before a step --------------------------------------------------------------------------- */
+
+int igraph_job_quota_reached(apr_pool_t *p, apr_int64_t usage, apr_int64_t total, igraph_gerr_t *e)
+{
+    if (total <= 0) {
+        total = IGRAPH_QUOTA_DEFAULT;
+    }
+    if (usage < total) {
+        return 0;
+    }
+    /* what Meta answers to a media call over the limit, so the job handles it the same way */
+    e->cls = IGRAPH_ERR_QUOTA;
+    e->code = 9;
+    e->subcode = 2207042;
+    e->message = apr_psprintf(
+        p, "publishing limit reached (%" APR_INT64_T_FMT " of %" APR_INT64_T_FMT " in 24 h)", usage,
+        total);
+    return 1;
+}
+
+int igraph_job_account_unusable(int found, igraph_account_status_e status, int token_ok,
+                                igraph_step_e a, igraph_step_result_t *res)
+{
+    if (found && status == IGRAPH_ACCOUNT_ACTIVE && token_ok) {
+        return 0;
+    }
+    memset(res, 0, sizeof(*res));
+    if (!found) {
+        res->err.cls = IGRAPH_ERR_REAUTH;
+        res->err.message = "the account was removed";
+    }
+    else if (status == IGRAPH_ACCOUNT_DISABLED) {
+        res->err.cls = IGRAPH_ERR_PERMANENT;
+        res->err.message = "the account is disabled";
+    }
+    else {
+        res->err.cls = IGRAPH_ERR_REAUTH;
+        res->err.message = "the account needs reconnecting";
+    }
+    if (a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
+        a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH) {
+        /* media_publish may have gone out: never leave a possibly published job failed */
+        res->err.cls = IGRAPH_ERR_RETRY;
+    }
+    return 1;
+}
+
 /* ---- poll schedule --------------------------------------------------------------------------- */
 
 #define IGRAPH_POLL_FIRST 2

@@ -20,6 +20,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
+#include "igraph_account.h"
 #include "igraph_graph.h"
 #include "igraph_json.h"
 
@@ -58,7 +59,7 @@ typedef struct igraph_job_t {
     const char *id;
     apr_int64_t account_id;
     const char *owner;
-    const char *login; /* "facebook" | "instagram" (host for the Graph calls) */
+    igraph_login_e login; /* the account's login (host for the Graph calls) */
     const char *ig_user_id;
     igraph_media_e media_type;
     igraph_job_status_e status;
@@ -176,6 +177,33 @@ int igraph_job_is_final(const igraph_job_t *j);
 
 /* Delay between transient retries: retry_base * 2^(attempts-1), capped (attempts >= 1). */
 apr_int64_t igraph_job_backoff(const igraph_job_policy_t *pol, int attempts);
+
+/* ---- before a step: rules the worker applies instead of a Graph call ------------------------ */
+
+/* The publishing quota, checked before the first container of a post. usage and total are what
+ * igraph_publishing_limit() answered; a total <= 0 (Meta gave none) means IGRAPH_QUOTA_DEFAULT.
+ * Returns 0 when the post may go ahead (e untouched). Returns 1 when usage >= total: the post is
+ * refused the way Meta would refuse it, e->cls = IGRAPH_ERR_QUOTA, code 9, subcode 2207042,
+ * message "publishing limit reached (<usage> of <total> in 24 h)" (from p); e's other fields are
+ * left as they are. igraph_job_apply() then holds or fails the job like any quota error. */
+int igraph_job_quota_reached(apr_pool_t *p, apr_int64_t usage, apr_int64_t total, igraph_gerr_t *e);
+
+/* Whether the job's account can still publish, as the worker finds it before step a: found = the
+ * account row still exists, status = its status (looked at only when found), token_ok = its
+ * access token could be opened (looked at only when active). Returns 0 when it can (res
+ * untouched). Returns 1 when it cannot, with *res the failed outcome to hand to
+ * igraph_job_apply() instead of making the call:
+ *   removed                            IGRAPH_ERR_REAUTH     "the account was removed"
+ *   disabled                           IGRAPH_ERR_PERMANENT  "the account is disabled"
+ *   needs_reauth, or active but the token cannot be opened
+ *                                      IGRAPH_ERR_REAUTH     "the account needs reconnecting"
+ * so the job fails (token_invalid, or graph_error for a disabled account); except for the steps
+ * that may follow a media_publish already sent (PUBLISH, READ_BACK, CHECK_BEFORE_PUBLISH), where
+ * the class is IGRAPH_ERR_RETRY (same message): a job that may be live is retried later instead
+ * of failed (a read-back never fails it; the status check gives up after max_attempts with
+ * "publish outcome unknown: ..."). */
+int igraph_job_account_unusable(int found, igraph_account_status_e status, int token_ok,
+                                igraph_step_e a, igraph_step_result_t *res);
 
 /* ---- status polling -----------------------------------------------------------------------------
  * Gap before status poll number polls_so_far+1, in seconds: 2 s, then 4, 5, 6, ... capped at 15.

@@ -18,7 +18,7 @@
 /* Lifetime assumed when Meta leaves out expires_in (long-lived tokens live about 60 days). */
 #define IGRAPH_REFRESH_DEFAULT_LIFE (60 * 86400)
 
-#define IGRAPH_STATUS_REAUTH "needs_reauth"
+static const igraph_account_status_e igraph_status_reauth = IGRAPH_ACCOUNT_NEEDS_REAUTH;
 
 igraph_refresh_e igraph_refresh_decide(const igraph_account_t *a, apr_int64_t now,
                                        apr_int64_t window, int force)
@@ -33,8 +33,7 @@ igraph_refresh_e igraph_refresh_decide(const igraph_account_t *a, apr_int64_t no
         return IGRAPH_REFRESH_SKIP;
     }
     /* Instagram refuses to refresh a token younger than 24 h; Facebook has no such rule. */
-    if (a->login && !strcmp(a->login, "instagram") &&
-        now - a->token_issued_at < IGRAPH_IG_MIN_TOKEN_AGE) {
+    if (a->login == IGRAPH_LOGIN_INSTAGRAM && now - a->token_issued_at < IGRAPH_IG_MIN_TOKEN_AGE) {
         return IGRAPH_REFRESH_TOO_YOUNG;
     }
     return IGRAPH_REFRESH_NOW;
@@ -119,7 +118,7 @@ static igraph_refresh_result_e igraph_refresh_reauth(const igraph_refresh_ctx_t 
     apr_status_t rv;
 
     *detail = why;
-    rv = igraph_store_account_refresh_failed(ctx->db, p, a->id, IGRAPH_STATUS_REAUTH, why, 0);
+    rv = igraph_store_account_refresh_failed(ctx->db, p, a->id, &igraph_status_reauth, why, 0);
     if (rv != APR_SUCCESS && rv != APR_NOTFOUND) {
         igraph_log(IGRAPH_LOG_ERR,
                    "IG0503: account %" APR_INT64_T_FMT " (@%s): recording needs_reauth failed",
@@ -320,7 +319,7 @@ igraph_refresh_result_e igraph_refresh_account(const igraph_refresh_ctx_t *ctx, 
         detail = &dummy;
     }
     *detail = NULL;
-    if (!ctx || !ctx->g || !ctx->db || !ctx->key || !a || !a->login) {
+    if (!ctx || !ctx->g || !ctx->db || !ctx->key || !a) {
         *detail = "invalid arguments";
         return IGRAPH_REFRESH_DBFAIL;
     }
@@ -340,12 +339,12 @@ igraph_refresh_result_e igraph_refresh_account(const igraph_refresh_ctx_t *ctx, 
     case IGRAPH_REFRESH_NOW:
         break;
     }
-    if (!strcmp(a->login, "instagram")) {
+    switch (a->login) {
+    case IGRAPH_LOGIN_INSTAGRAM:
         return igraph_refresh_ig(ctx, p, a, detail);
-    }
-    if (!strcmp(a->login, "facebook")) {
+    case IGRAPH_LOGIN_FACEBOOK:
         return igraph_refresh_fb(ctx, p, a, detail);
     }
-    return igraph_refresh_reauth(ctx, p, a, apr_psprintf(p, "unknown login type '%s'", a->login),
-                                 detail);
+    return igraph_refresh_reauth(
+        ctx, p, a, apr_psprintf(p, "unknown login type '%s'", igraph_login_name(a->login)), detail);
 }

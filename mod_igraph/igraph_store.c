@@ -590,6 +590,24 @@ static const char *igraph_i64(apr_pool_t *p, apr_int64_t v)
     return apr_psprintf(p, "%" APR_INT64_T_FMT, v);
 }
 
+/* The stored text of a login or an account status, or NULL for a value outside the enum (never
+ * written: the row could not be read back). */
+static const char *igraph_login_str(igraph_login_e l)
+{
+    const char *name = igraph_login_name(l);
+    igraph_login_e back;
+
+    return igraph_login_parse(name, &back) == APR_SUCCESS ? name : NULL;
+}
+
+static const char *igraph_account_status_str(igraph_account_status_e s)
+{
+    const char *name = igraph_account_status_name(s);
+    igraph_account_status_e back;
+
+    return igraph_account_status_parse(name, &back) == APR_SUCCESS ? name : NULL;
+}
+
 /* Forgets every igraph_* statement of this connection, so the next igraph_store_ready()
  * prepares them again under fresh names. Deleting the current entry while iterating is safe
  * in apr_hash (the iterator has already stepped past it). */
@@ -750,11 +768,14 @@ static apr_status_t igraph_col_i64(igraph_db_t *db, apr_dbd_row_t *row, int col,
     return APR_SUCCESS;
 }
 
+/* One account row. A login or status text we do not know makes the row unreadable (logged):
+ * guessing would publish through the wrong host or with the wrong permission. */
 static apr_status_t igraph_account_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_row_t *row,
                                         igraph_account_t **out)
 {
     igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
     apr_int64_t failures = 0;
+    const char *login, *status;
     apr_status_t rv;
 
     if ((rv = igraph_col_i64(db, row, IGRAPH_COL_ID, &a->id)) != APR_SUCCESS ||
@@ -770,8 +791,21 @@ static apr_status_t igraph_account_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_
         return rv;
     }
     a->refresh_failures = failures > INT_MAX ? INT_MAX : (int)failures;
+    login = igraph_col_str(db, p, row, IGRAPH_COL_LOGIN);
+    status = igraph_col_str(db, p, row, IGRAPH_COL_STATUS);
+    if (igraph_login_parse(login, &a->login) != APR_SUCCESS) {
+        igraph_log(IGRAPH_LOG_ERR,
+                   "IG0314: store: account %" APR_INT64_T_FMT ": unknown login '%s'", a->id,
+                   login ? login : "(null)");
+        return APR_EGENERAL;
+    }
+    if (igraph_account_status_parse(status, &a->status) != APR_SUCCESS) {
+        igraph_log(IGRAPH_LOG_ERR,
+                   "IG0314: store: account %" APR_INT64_T_FMT ": unknown status '%s'", a->id,
+                   status ? status : "(null)");
+        return APR_EGENERAL;
+    }
     a->platform = igraph_col_str(db, p, row, IGRAPH_COL_PLATFORM);
-    a->login = igraph_col_str(db, p, row, IGRAPH_COL_LOGIN);
     a->ig_user_id = igraph_col_str(db, p, row, IGRAPH_COL_IG_USER_ID);
     a->owner = igraph_col_str(db, p, row, IGRAPH_COL_OWNER);
     a->username = igraph_col_str(db, p, row, IGRAPH_COL_USERNAME);
@@ -781,7 +815,6 @@ static apr_status_t igraph_account_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_
     a->page_name = igraph_col_str(db, p, row, IGRAPH_COL_PAGE_NAME);
     a->app_user_id = igraph_col_str(db, p, row, IGRAPH_COL_APP_USER_ID);
     a->scopes = igraph_col_str(db, p, row, IGRAPH_COL_SCOPES);
-    a->status = igraph_col_str(db, p, row, IGRAPH_COL_STATUS);
     a->last_error = igraph_col_str(db, p, row, IGRAPH_COL_LAST_ERROR);
     a->access_token_enc = igraph_col_str(db, p, row, IGRAPH_COL_ACCESS_TOKEN_ENC);
     a->user_token_enc = igraph_col_str(db, p, row, IGRAPH_COL_USER_TOKEN_ENC);
@@ -1036,12 +1069,12 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row = NULL;
-    const char *platform, *access_enc = NULL, *user_enc = NULL, *now;
+    const char *platform, *login, *access_enc = NULL, *user_enc = NULL, *now;
     apr_int64_t id = 0, created = 0, updated = 0;
     apr_status_t rv;
     int rows = 0;
 
-    if (!a || !key || !a->login || !a->ig_user_id || !a->owner) {
+    if (!a || !key || !(login = igraph_login_str(a->login)) || !a->ig_user_id || !a->owner) {
         return APR_EINVAL;
     }
     platform = a->platform ? a->platform : IGRAPH_PLATFORM_DEFAULT;
@@ -1062,7 +1095,7 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
     }
 
     now = igraph_i64(p, igraph_now());
-    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_UPSERT, &res, platform, a->login, a->ig_user_id,
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_UPSERT, &res, platform, login, a->ig_user_id,
                        a->owner, a->username, a->name, a->picture_url, a->page_id, a->page_name,
                        a->app_user_id, access_enc, user_enc, igraph_i64(p, a->token_expires_at),
                        igraph_i64(p, a->token_issued_at), a->scopes, now, now);
@@ -1089,7 +1122,7 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
     a->created_at = created;
     a->updated_at = updated;
     a->platform = platform;
-    a->status = "active";
+    a->status = IGRAPH_ACCOUNT_ACTIVE;
     a->last_error = NULL;
     a->access_token_enc = access_enc;
     a->user_token_enc = user_enc;
@@ -1152,16 +1185,17 @@ apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char
 }
 
 apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, const char *owner,
-                                             apr_int64_t id, const char *status,
+                                             apr_int64_t id, igraph_account_status_e status,
                                              const char *last_error)
 {
+    const char *st;
     apr_status_t rv;
     int nrows = 0;
 
-    if (!owner || !status) {
+    if (!owner || !(st = igraph_account_status_str(status))) {
         return APR_EINVAL;
     }
-    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_SET_STATUS, &nrows, status, last_error,
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_SET_STATUS, &nrows, st, last_error,
                       igraph_i64(p, igraph_now()), igraph_i64(p, id), owner);
     if (rv != APR_SUCCESS) {
         return rv;
@@ -1202,26 +1236,27 @@ const char *igraph_store_account_token(apr_pool_t *p, const igraph_key_t *key,
 }
 
 apr_status_t igraph_store_state_put(igraph_db_t *db, apr_pool_t *p, const char *state_hash,
-                                    const char *owner, const char *login, apr_int64_t expires_at)
+                                    const char *owner, igraph_login_e login, apr_int64_t expires_at)
 {
-    const char *now;
+    const char *now, *slogin;
     apr_status_t rv;
 
-    if (!state_hash || !owner || !login) {
+    if (!state_hash || !owner || !(slogin = igraph_login_str(login))) {
         return APR_EINVAL;
     }
     now = igraph_i64(p, igraph_now());
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_STATE_PURGE, NULL, now);
     if (rv == APR_SUCCESS) {
-        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_STATE_INSERT, NULL, state_hash, owner, login, now,
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_STATE_INSERT, NULL, state_hash, owner, slogin, now,
                           igraph_i64(p, expires_at));
     }
     return rv;
 }
 
 apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char *state_hash,
-                                     const char *owner, apr_int64_t now, const char **login)
+                                     const char *owner, apr_int64_t now, igraph_login_e *login)
 {
+    igraph_login_e kind;
     apr_dbd_results_t *res;
     apr_dbd_row_t *row = NULL;
     const char *found = NULL, *snow;
@@ -1252,8 +1287,13 @@ apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char 
     if (nrows != 1) {
         return APR_NOTFOUND;
     }
+    if (igraph_login_parse(found, &kind) != APR_SUCCESS) {
+        igraph_log(IGRAPH_LOG_ERR, "IG0315: store: OAuth state with unknown login '%s'",
+                   found ? found : "(null)");
+        return APR_EGENERAL;
+    }
     if (login) {
-        *login = found;
+        *login = kind;
     }
     return APR_SUCCESS;
 }
@@ -1508,13 +1548,18 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
 }
 
 apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
-                                                 const char *status, const char *last_error,
+                                                 const igraph_account_status_e *status,
+                                                 const char *last_error,
                                                  apr_int64_t next_refresh_at)
 {
+    const char *st = NULL; /* NULL: COALESCE keeps the status */
     apr_status_t rv;
     int nrows = 0;
 
-    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_REFRESH_FAILED, &nrows, status, last_error,
+    if (status && !(st = igraph_account_status_str(*status))) {
+        return APR_EINVAL;
+    }
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_REFRESH_FAILED, &nrows, st, last_error,
                       igraph_i64(p, next_refresh_at), igraph_i64(p, igraph_now()),
                       igraph_i64(p, id));
     if (rv != APR_SUCCESS) {
@@ -1638,7 +1683,7 @@ static apr_status_t igraph_job_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_row_
 {
     igraph_job_t *j = apr_pcalloc(p, sizeof(*j));
     apr_int64_t n_children = 0, ready = 0, subcode = 0, attempts = 0, polls = 0, sent = 0;
-    const char *status;
+    const char *status, *login;
     apr_status_t rv;
 
     if ((rv = igraph_col_i64(db, row, IGRAPH_JCOL_ACCOUNT_ID, &j->account_id)) != APR_SUCCESS ||
@@ -1665,6 +1710,12 @@ static apr_status_t igraph_job_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_row_
                    j->id ? j->id : "?", status ? status : "(null)");
         return APR_EGENERAL;
     }
+    login = igraph_col_str(db, p, row, IGRAPH_JCOL_LOGIN);
+    if (igraph_login_parse(login, &j->login) != APR_SUCCESS) {
+        igraph_log(IGRAPH_LOG_ERR, "IG0313: store: job %s: unknown login '%s'", j->id ? j->id : "?",
+                   login ? login : "(null)");
+        return APR_EGENERAL;
+    }
     j->n_children_expected = igraph_clamp_int(n_children);
     j->children_ready = igraph_clamp_int(ready);
     j->error_subcode = (long)subcode; /* written from a long */
@@ -1672,7 +1723,6 @@ static apr_status_t igraph_job_read(igraph_db_t *db, apr_pool_t *p, apr_dbd_row_
     j->polls = igraph_clamp_int(polls);
     j->publish_sent = sent != 0;
     j->owner = igraph_col_str(db, p, row, IGRAPH_JCOL_OWNER);
-    j->login = igraph_col_str(db, p, row, IGRAPH_JCOL_LOGIN);
     j->ig_user_id = igraph_col_str(db, p, row, IGRAPH_JCOL_IG_USER_ID);
     j->media_type = igraph_media_parse(igraph_col_str(db, p, row, IGRAPH_JCOL_MEDIA_TYPE));
     j->request = igraph_col_str(db, p, row, IGRAPH_JCOL_REQUEST);
@@ -1757,22 +1807,23 @@ static apr_status_t igraph_store_count(igraph_db_t *db, apr_pool_t *p, igraph_st
 apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
                                      const char *idempotency_key, const char *media_key)
 {
-    const char *status;
+    const char *status, *login;
     apr_status_t rv;
     int nrows = 0;
 
-    if (!j || !j->id || !*j->id || !j->owner || !(status = igraph_job_status_str(j->status))) {
+    if (!j || !j->id || !*j->id || !j->owner || !(status = igraph_job_status_str(j->status)) ||
+        !(login = igraph_login_str(j->login))) {
         return APR_EINVAL;
     }
     if (idempotency_key && !*idempotency_key) {
         idempotency_key = NULL;
     }
     rv = IGRAPH_QUERY(
-        db, p, IGRAPH_ST_JOB_INSERT, &nrows, j->id, igraph_i64(p, j->account_id), j->owner,
-        j->login, j->ig_user_id, igraph_media_name(j->media_type), status, j->request,
-        j->creation_id, j->children, igraph_itoa(p, j->n_children_expected),
-        igraph_itoa(p, j->children_ready), j->media_id, j->permalink, j->error, j->error_message,
-        igraph_i64(p, j->error_subcode), igraph_itoa(p, j->attempts), igraph_itoa(p, j->polls),
+        db, p, IGRAPH_ST_JOB_INSERT, &nrows, j->id, igraph_i64(p, j->account_id), j->owner, login,
+        j->ig_user_id, igraph_media_name(j->media_type), status, j->request, j->creation_id,
+        j->children, igraph_itoa(p, j->n_children_expected), igraph_itoa(p, j->children_ready),
+        j->media_id, j->permalink, j->error, j->error_message, igraph_i64(p, j->error_subcode),
+        igraph_itoa(p, j->attempts), igraph_itoa(p, j->polls),
         igraph_itoa(p, j->publish_sent ? 1 : 0), igraph_i64(p, j->created_at),
         igraph_i64(p, j->updated_at), igraph_i64(p, j->publish_at), igraph_i64(p, j->next_at),
         igraph_i64(p, j->container_created_at), igraph_i64(p, j->deadline), j->caption,
@@ -2033,26 +2084,32 @@ apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
 
 /* ---- Meta callbacks (schema v4) ---------------------------------------------------------- */
 
-/* NULL (any login) or one of the two logins we store. */
-static int igraph_meta_login_ok(const char *login)
+/* The login filter of the Meta callbacks as a statement argument: NULL (both logins) for a NULL
+ * login, else its stored text; *ok = 0 for a login outside the enum. */
+static const char *igraph_meta_login_arg(const igraph_login_e *login, int *ok)
 {
-    return !login || !strcmp(login, "facebook") || !strcmp(login, "instagram");
+    const char *s = login ? igraph_login_str(*login) : NULL;
+
+    *ok = !login || s;
+    return s;
 }
 
 apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
-                                      const char *login, int *count)
+                                      const igraph_login_e *login, int *count)
 {
+    const char *slogin;
     apr_status_t rv;
-    int nrows = 0;
+    int nrows = 0, ok;
 
     if (count) {
         *count = 0;
     }
-    if (!app_user_id || !*app_user_id || !igraph_meta_login_ok(login)) {
+    slogin = igraph_meta_login_arg(login, &ok);
+    if (!app_user_id || !*app_user_id || !ok) {
         return APR_EINVAL;
     }
     {
-        const char *args[] = {igraph_i64(p, igraph_now()), app_user_id, login, login};
+        const char *args[] = {igraph_i64(p, igraph_now()), app_user_id, slogin, slogin};
         rv =
             igraph_store_query(db, p, IGRAPH_ST_META_DEAUTHORIZE, &nrows, args, IGRAPH_NARGS(args));
     }
@@ -2096,11 +2153,11 @@ static apr_status_t igraph_store_end(igraph_db_t *db, apr_pool_t *p, apr_status_
 }
 
 apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
-                                        const char *login, const char *code, int *count)
+                                        const igraph_login_e *login, const char *code, int *count)
 {
-    const char *now;
+    const char *now, *slogin;
     apr_status_t rv;
-    int deleted = 0;
+    int deleted = 0, ok;
 
     if (count) {
         *count = 0;
@@ -2108,7 +2165,8 @@ apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const ch
     if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
         return rv;
     }
-    if (!app_user_id || !*app_user_id || !code || !*code || !igraph_meta_login_ok(login)) {
+    slogin = igraph_meta_login_arg(login, &ok);
+    if (!app_user_id || !*app_user_id || !code || !*code || !ok) {
         return APR_EINVAL;
     }
     if ((rv = igraph_store_begin(db, p)) != APR_SUCCESS) {
@@ -2116,22 +2174,23 @@ apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const ch
     }
     /* Everything that hangs off the accounts goes first, while the accounts still say whose it
      * is; the account rows (and with them the sealed tokens) last. */
-    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_JOBS, NULL, app_user_id, login, login);
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_JOBS, NULL, app_user_id, slogin, slogin);
     if (rv == APR_SUCCESS) {
-        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_EVENTS, NULL, app_user_id, login, login,
-                          app_user_id, login, login);
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_EVENTS, NULL, app_user_id, slogin, slogin,
+                          app_user_id, slogin, slogin);
     }
     if (rv == APR_SUCCESS) {
-        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_PENDING, NULL, app_user_id, login, login);
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_PENDING, NULL, app_user_id, slogin, slogin);
     }
     if (rv == APR_SUCCESS) {
-        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_ACCOUNTS, &deleted, app_user_id, login, login);
+        rv =
+            IGRAPH_QUERY(db, p, IGRAPH_ST_META_DEL_ACCOUNTS, &deleted, app_user_id, slogin, slogin);
     }
     /* Recorded even when nothing matched: Meta may ask about ids we never stored, and the
      * status page must still answer for the code we give back. */
     if (rv == APR_SUCCESS) {
         now = igraph_i64(p, igraph_now());
-        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_DELETION_INSERT, NULL, code, app_user_id, login,
+        rv = IGRAPH_QUERY(db, p, IGRAPH_ST_DELETION_INSERT, NULL, code, app_user_id, slogin,
                           "completed", igraph_itoa(p, deleted), now, now);
     }
     rv = igraph_store_end(db, p, rv);

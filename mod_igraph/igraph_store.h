@@ -22,6 +22,7 @@
 #include <apr_hash.h>
 #include <apr_dbd.h>
 
+#include "igraph_account.h"
 #include "igraph_crypto.h"
 #include "igraph_job.h"
 #include "igraph_meta.h"
@@ -40,14 +41,14 @@ typedef struct igraph_db_t {
 typedef struct igraph_account_t {
     apr_int64_t id;
     const char *platform;      /* "meta_ig" */
-    const char *login;         /* "facebook" | "instagram" */
+    igraph_login_e login;      /* how it was connected (stored as "facebook" | "instagram") */
     const char *ig_user_id;    /* Instagram professional account id (decimal string) */
     const char *owner;         /* Apache user ("" when anonymous use is allowed) */
     const char *username, *name, *picture_url;
     const char *page_id, *page_name;  /* Facebook Login only */
     const char *app_user_id;   /* app-scoped user id (FB user id / IG-scoped id): deauth mapping */
     const char *scopes;        /* granted scopes, comma list */
-    const char *status;        /* "active" | "needs_reauth" | "disabled" */
+    igraph_account_status_e status; /* stored as "active" | "needs_reauth" | "disabled" */
     const char *last_error;
     apr_int64_t token_expires_at; /* expiry of the user token; 0 = never/unknown */
     apr_int64_t token_issued_at;
@@ -67,7 +68,7 @@ apr_status_t igraph_store_ready(igraph_db_t *db, apr_pool_t *p);
 
 /* Inserts or (same owner, platform, ig_user_id) updates the account: profile fields, login,
  * tokens (plaintext in, sealed here; a NULL user_token keeps no user token), expiry, scopes; the
- * status becomes "active" and last_error is cleared. a->id, created_at, updated_at are set on
+ * status becomes active and last_error is cleared. a->id, created_at, updated_at are set on
  * return. */
 apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                          igraph_account_t *a, const char *access_token,
@@ -79,9 +80,10 @@ apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const ch
 /* APR_NOTFOUND when the id does not exist or belongs to another owner. */
 apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                       apr_int64_t id, igraph_account_t **out);
-/* Sets status (and last_error, NULL clears it). APR_NOTFOUND as above. */
+/* Sets status (and last_error, NULL clears it). APR_NOTFOUND as above; APR_EINVAL for a status
+ * outside the enum. */
 apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, const char *owner,
-                                             apr_int64_t id, const char *status,
+                                             apr_int64_t id, igraph_account_status_e status,
                                              const char *last_error);
 apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                          apr_int64_t id);
@@ -92,7 +94,7 @@ apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const c
  * is preferred, then the most recently updated. APR_NOTFOUND when none. */
 apr_status_t igraph_store_account_find(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                        const char *ref, igraph_account_t **out);
-/* owner's accounts with status "active", oldest first (array of igraph_account_t*). */
+/* owner's active accounts, oldest first (array of igraph_account_t*). */
 apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                           apr_array_header_t **out);
 /* Decrypts one of the account's tokens; NULL when absent or when it cannot be opened. */
@@ -101,11 +103,13 @@ const char *igraph_store_account_token(apr_pool_t *p, const igraph_key_t *key,
 
 /* OAuth state: only a hash of the state value is stored. put() also purges expired rows. */
 apr_status_t igraph_store_state_put(igraph_db_t *db, apr_pool_t *p, const char *state_hash,
-                                    const char *owner, const char *login, apr_int64_t expires_at);
-/* Single use: deletes the row; APR_SUCCESS (and *login) only when this call removed an unexpired
- * row for that owner; APR_NOTFOUND when missing, used, expired or another owner's. */
+                                    const char *owner, igraph_login_e login,
+                                    apr_int64_t expires_at);
+/* Single use: deletes the row; APR_SUCCESS (and *login, which may be NULL) only when this call
+ * removed an unexpired row for that owner; APR_NOTFOUND when missing, used, expired or another
+ * owner's; APR_EGENERAL (row deleted, logged) when its login is not one we know. */
 apr_status_t igraph_store_state_take(igraph_db_t *db, apr_pool_t *p, const char *state_hash,
-                                     const char *owner, apr_int64_t now, const char **login);
+                                     const char *owner, apr_int64_t now, igraph_login_e *login);
 
 /* Pending OAuth results (e.g. tokens waiting for Page selection): payload sealed at rest. */
 apr_status_t igraph_store_pending_put(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
@@ -128,7 +132,7 @@ apr_status_t igraph_store_lease(igraph_db_t *db, apr_pool_t *p, const char *name
 apr_status_t igraph_store_lease_release(igraph_db_t *db, apr_pool_t *p, const char *name,
                                         const char *holder);
 
-/* Accounts whose token needs attention: status "active", token_expires_at > 0,
+/* Accounts whose token needs attention: active, token_expires_at > 0,
  * token_expires_at <= now + window, next_refresh_at <= now; soonest expiry first, at most
  * limit rows (array of igraph_account_t*). */
 apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now,
@@ -148,18 +152,19 @@ apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_in
  * their expiry and issue time, unless the row already holds a token issued after issued_at:
  * then nothing is written and APR_EEXIST is returned (a refresh never stores an older token
  * over a newer one; APR_NOTFOUND when the account is gone). On success last_error is cleared,
- * refresh_failures = 0, next_refresh_at = 0, a "needs_reauth" status becomes "active" again (the
- * new token works; "disabled" stays), and profile fields given non-NULL in a (username, name,
+ * refresh_failures = 0, next_refresh_at = 0, a needs_reauth status becomes active again (the
+ * new token works; disabled stays), and profile fields given non-NULL in a (username, name,
  * picture_url) are updated too. */
 apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                                                 const igraph_key_t *key,
                                                 const igraph_account_t *a,
                                                 const char *access_token, const char *user_token,
                                                 apr_int64_t expires_at, apr_int64_t issued_at);
-/* Records a failed refresh: status (NULL keeps it), last_error, refresh_failures + 1 and
- * next_refresh_at. */
+/* Records a failed refresh: status (NULL keeps the current one), last_error,
+ * refresh_failures + 1 and next_refresh_at. APR_EINVAL for a status outside the enum. */
 apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
-                                                 const char *status, const char *last_error,
+                                                 const igraph_account_status_e *status,
+                                                 const char *last_error,
                                                  apr_int64_t next_refresh_at);
 
 /* ---- publish jobs (schema v3) ----------------------------------------------------------- */
@@ -224,14 +229,14 @@ apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
 /* ---- Meta callbacks (schema v4) --------------------------------------------------------- */
 /* Tables deletion_requests (one row per data-deletion callback, keyed by its confirmation code)
  * and events (webhook updates; UNIQUE dedupe, indexed by ig_user_id). A Meta user's accounts are
- * those with that app_user_id, and with that login when login is given ("facebook" or
- * "instagram"; NULL = both; anything else is APR_EINVAL). */
+ * those with that app_user_id, and with that login when login is given (NULL = both logins; a
+ * value outside the enum is APR_EINVAL). */
 
-/* Deauthorize callback: the matching accounts become "disabled", both sealed tokens are erased
+/* Deauthorize callback: the matching accounts become disabled, both sealed tokens are erased
  * (igraph_store_account_token() returns NULL afterwards), last_error says why. *count (may be
  * NULL) = accounts changed; 0 is a success too. A later connect (upsert) makes them active. */
 apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
-                                      const char *login, int *count);
+                                      const igraph_login_e *login, int *count);
 /* Data-deletion callback, in one transaction: deletes the jobs of the matching accounts, the
  * events of their Instagram accounts (except events of an Instagram account that another,
  * non-matching connection still links), every pending OAuth row of the owners of those accounts,
@@ -239,7 +244,7 @@ apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char
  * status "completed", accounts_deleted = *count and completed_at = now, also when nothing matched.
  * Any failure rolls everything back (the code is not recorded then). */
 apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
-                                        const char *login, const char *code, int *count);
+                                        const igraph_login_e *login, const char *code, int *count);
 /* Status of a deletion request (every output may be NULL). APR_NOTFOUND for an unknown code. */
 apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const char *code,
                                        const char **status, int *accounts_deleted,

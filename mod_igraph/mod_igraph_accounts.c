@@ -23,18 +23,17 @@
 #include "mod_igraph_worker.h"
 #include "igraph_util.h"
 
-static const char *status_label(const char *status)
+static const char *status_label(igraph_account_status_e status)
 {
-    if (!strcmp(status, "active")) {
+    switch (status) {
+    case IGRAPH_ACCOUNT_ACTIVE:
         return "Active";
-    }
-    if (!strcmp(status, "needs_reauth")) {
+    case IGRAPH_ACCOUNT_NEEDS_REAUTH:
         return "Needs reconnect";
-    }
-    if (!strcmp(status, "disabled")) {
+    case IGRAPH_ACCOUNT_DISABLED:
         return "Disabled";
     }
-    return status;
+    return igraph_account_status_name(status);
 }
 
 static const char *date_only(apr_pool_t *p, apr_int64_t t)
@@ -60,13 +59,14 @@ static int change_account(mig_req *q, igraph_account_t **out)
     if (removal) {
         rv = igraph_store_account_delete(q->db, p, q->owner, q->id);
     }
-    else if (!strcmp(verb, "enable") && !strcmp(a->status, "needs_reauth")) {
+    else if (!strcmp(verb, "enable") && a->status == IGRAPH_ACCOUNT_NEEDS_REAUTH) {
         return mig_fail(q, HTTP_CONFLICT, "needs_reauth", "Could not change the account",
                         "this account must be reconnected before it can be enabled");
     }
     else {
         rv = igraph_store_account_set_status(q->db, p, q->owner, q->id,
-                                             !strcmp(verb, "enable") ? "active" : "disabled",
+                                             !strcmp(verb, "enable") ? IGRAPH_ACCOUNT_ACTIVE
+                                                                     : IGRAPH_ACCOUNT_DISABLED,
                                              NULL);
     }
     if (rv != APR_SUCCESS) {
@@ -160,7 +160,7 @@ int mig_api_account_refresh(mig_req *q)
     if ((rv = igraph_store_account_get(db, r->pool, q->owner, q->id, &a)) != APR_SUCCESS) {
         return mig_fail_lookup(q, rv, "no such account");
     }
-    if (!strcmp(a->status, "disabled")) {
+    if (a->status == IGRAPH_ACCOUNT_DISABLED) {
         return mig_fail(q, HTTP_CONFLICT, "account_disabled", NULL,
                         "enable the account before refreshing it");
     }
@@ -294,10 +294,11 @@ static void recent_jobs(mig_req *q, const igraph_account_t *a)
 static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf)
 {
     apr_pool_t *p = q->r->pool;
-    const char *kind = !strcmp(a->login, "instagram") ? "Instagram Login" : "Facebook Login";
+    const char *kind = a->login == IGRAPH_LOGIN_INSTAGRAM ? "Instagram Login" : "Facebook Login";
     const char *uname = a->username ? a->username : a->ig_user_id;
 
-    mig_html(q, "<li class=\"account status-%s\" data-username=\"%s\">", a->status, uname);
+    mig_html(q, "<li class=\"account status-%s\" data-username=\"%s\">",
+             igraph_account_status_name(a->status), uname);
     if (a->picture_url && igraph_is_http_url(a->picture_url)) {
         mig_html(q, "<img class=\"avatar\" src=\"%s\" alt=\"\" referrerpolicy=\"no-referrer\">",
                  a->picture_url);
@@ -321,18 +322,17 @@ static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf
         mig_html(q, " &middot; token does not expire");
     }
     mig_html(q, "</div>");
-    if (a->last_error && *a->last_error && strcmp(a->status, "active") != 0) {
+    if (a->last_error && *a->last_error && a->status != IGRAPH_ACCOUNT_ACTIVE) {
         mig_html(q, "<div class=\"last-error\">%s</div>", a->last_error);
     }
-    mig_html(q, "</div><span class=\"badge %s\">%s</span><div class=\"actions\">", a->status,
-             status_label(a->status));
-    if (strcmp(a->status, "active") != 0) {
+    mig_html(q, "</div><span class=\"badge %s\">%s</span><div class=\"actions\">",
+             igraph_account_status_name(a->status), status_label(a->status));
+    if (a->status != IGRAPH_ACCOUNT_ACTIVE) {
         mig_html(q, "<a class=\"button primary\" href=\"%s\">Reconnect</a>",
-                 mig_url(q, apr_psprintf(p, "/oauth/start?login=%s%s", a->login,
-                                         !strcmp(a->login, "facebook") ? "&reconnect=1"
-                                                                       : "")));
+                 mig_url(q, apr_psprintf(p, "/oauth/start?login=%s%s", igraph_login_name(a->login),
+                                         a->login == IGRAPH_LOGIN_FACEBOOK ? "&reconnect=1" : "")));
     }
-    if (!strcmp(a->status, "disabled")) {
+    if (a->status == IGRAPH_ACCOUNT_DISABLED) {
         action_form(q, a, "enable", "Enable", "", csrf);
     }
     else {

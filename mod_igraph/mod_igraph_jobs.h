@@ -1,4 +1,5 @@
-/* mod_igraph_jobs.h: running publish jobs in the worker child (mod_igraph_jobs.c). */
+/* mod_igraph_jobs.h: dispatching publish jobs in the worker child (mod_igraph_jobs.c), and its
+ * thread pool for other background work. */
 #ifndef MOD_IGRAPH_JOBS_H
 #define MOD_IGRAPH_JOBS_H
 

@@ -28,17 +28,17 @@
 #define WEBHOOK_MAX_BODY (2 * 1024 * 1024)
 
 /* The secrets to try, in order; *logins gets the login kind each one belongs to. */
-static const char *const *secrets(mig_req *q, int ig_first, const char *const **logins)
+static const char *const *secrets(mig_req *q, int ig_first, const igraph_login_e **logins)
 {
     const char **s = apr_pcalloc(q->r->pool, 3 * sizeof(*s));
-    const char **l = apr_pcalloc(q->r->pool, 3 * sizeof(*l));
+    igraph_login_e *l = apr_pcalloc(q->r->pool, 3 * sizeof(*l));
     int n = 0, pass;
     for (pass = 0; pass < 2; pass++) {
         int ig = (pass == 0) == (ig_first != 0);
         const char *sec = ig ? q->c->ig_app_secret : q->c->app_secret;
         if (sec) {
             s[n] = sec;
-            l[n++] = ig ? "instagram" : "facebook";
+            l[n++] = ig ? IGRAPH_LOGIN_INSTAGRAM : IGRAPH_LOGIN_FACEBOOK;
         }
     }
     *logins = l;
@@ -63,9 +63,9 @@ static const char *public_base(mig_req *q)
 static int signed_callback(mig_req *q, int deletion)
 {
     request_rec *r = q->r;
-    const char *const *logins;
+    const igraph_login_e *logins, *login;
     const char *const *secs = secrets(q, 1, &logins);
-    const char *sr, *why = NULL, *user_id, *login;
+    const char *sr, *why = NULL, *user_id;
     igraph_json_t *payload;
     apr_table_t *form;
     igraph_db_t *db;
@@ -93,7 +93,7 @@ static int signed_callback(mig_req *q, int deletion)
                         "the signed_request is missing, malformed or not signed by Meta");
     }
     user_id = igraph_json_get_id(r->pool, payload, "user_id", NULL);
-    login = logins[which];
+    login = &logins[which];
     if (q->c->app_secret && q->c->ig_app_secret && !strcmp(q->c->app_secret, q->c->ig_app_secret)) {
         login = NULL;   /* one secret for both logins: the signature cannot tell them apart */
     }
@@ -106,7 +106,8 @@ static int signed_callback(mig_req *q, int deletion)
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       "IG0081: deauthorized by Meta for %s user %s: %d account(s) disabled, "
-                      "tokens erased", login ? login : "any", user_id, count);
+                      "tokens erased",
+                      login ? igraph_login_name(*login) : "any", user_id, count);
         {
             igraph_json_t *o = igraph_json_new_object(r->pool);
             igraph_json_setb(o, "ok", 1);
@@ -123,7 +124,8 @@ static int signed_callback(mig_req *q, int deletion)
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
                       "IG0082: data deletion for %s user %s: %d account(s) deleted, "
-                      "confirmation %s", login ? login : "any", user_id, count, code);
+                      "confirmation %s",
+                      login ? igraph_login_name(*login) : "any", user_id, count, code);
         o = igraph_json_new_object(r->pool);
         igraph_json_sets(o, "url", apr_psprintf(r->pool, "%s/meta/deletion?code=%s",
                                                 public_base(q), code));
@@ -201,7 +203,7 @@ int mig_meta_webhook_verify(mig_req *q)
 int mig_meta_webhook_events(mig_req *q)
 {
     request_rec *r = q->r;
-    const char *const *logins;
+    const igraph_login_e *logins;
     const char *const *secs = secrets(q, 0, &logins);
     const char *sig = apr_table_get(r->headers_in, "X-Hub-Signature-256");
     apr_array_header_t *events;

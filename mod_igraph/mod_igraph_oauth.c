@@ -43,9 +43,9 @@ static const char *state_hash(mig_req *q, const char *state)
     return igraph_sha256_hex(q->r->pool, state, strlen(state));
 }
 
-static int login_configured(mig_req *q, const char *login)
+static int login_configured(mig_req *q, igraph_login_e login)
 {
-    return !strcmp(login, "facebook") ? mig_fb_configured(q->c) : mig_ig_configured(q->c);
+    return login == IGRAPH_LOGIN_FACEBOOK ? mig_fb_configured(q->c) : mig_ig_configured(q->c);
 }
 
 int mig_oauth_start(mig_req *q)
@@ -54,6 +54,7 @@ int mig_oauth_start(mig_req *q)
     const char *login = apr_table_get(q->args, "login");
     const char *rt = apr_table_get(q->args, "return_to");
     const char *state, *url;
+    igraph_login_e kind;
     igraph_graph_t *g;
 
     if (igraph_table_count(q->args, "login") > 1) {
@@ -67,13 +68,13 @@ int mig_oauth_start(mig_req *q)
         }
         login = mig_fb_configured(q->c) ? "facebook" : "instagram";
     }
-    if (strcmp(login, "facebook") != 0 && strcmp(login, "instagram") != 0) {
+    if (igraph_login_parse(login, &kind) != APR_SUCCESS) {
         return mig_fail(q, HTTP_BAD_REQUEST, "bad_login", "Unknown login",
                         "login must be facebook or instagram");
     }
-    if (!login_configured(q, login)) {
+    if (!login_configured(q, kind)) {
         return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured", "Not configured",
-                        !strcmp(login, "facebook")
+                        kind == IGRAPH_LOGIN_FACEBOOK
                             ? "Facebook Login is not configured on this server (IGraphAppID, "
                               "IGraphAppSecret, IGraphRedirectURL)"
                             : "Instagram Login is not configured on this server "
@@ -88,14 +89,14 @@ int mig_oauth_start(mig_req *q)
     }
     mig_session_set(q, SESS_RETURN, rt);
     state = igraph_random_token(r->pool, 32);
-    if (igraph_store_state_put(q->db, r->pool, state_hash(q, state), q->owner, login,
+    if (igraph_store_state_put(q->db, r->pool, state_hash(q, state), q->owner, kind,
                                igraph_now() + MIG_STATE_TTL) != APR_SUCCESS) {
         return mig_fail_storage(q);
     }
     mig_session_set(q, SESS_STATE, state);
 
     g = mig_graph(q->c, r->pool);
-    if (!strcmp(login, "facebook")) {
+    if (kind == IGRAPH_LOGIN_FACEBOOK) {
         const char *reconnect = apr_table_get(q->args, "reconnect");
         url = igraph_fb_dialog_url(g, r->pool, q->c->redirect_url, state, q->c->fb_scopes,
                                    reconnect ? "rerequest" : NULL);
@@ -157,7 +158,7 @@ static apr_status_t store_fb_page(mig_req *q, const igraph_graph_t *g, const fb_
         log_graph_error(q, "profile read", &err);
     }
     a->platform = "meta_ig";
-    a->login = "facebook";
+    a->login = IGRAPH_LOGIN_FACEBOOK;
     a->ig_user_id = pg->ig_id;
     a->owner = q->owner;
     a->username = prof.username ? prof.username : pg->ig_username;
@@ -345,7 +346,7 @@ static int connect_instagram(mig_req *q, const char *code)
         return graph_failed(q, "profile read", &e2);
     }
     a->platform = "meta_ig";
-    a->login = "instagram";
+    a->login = IGRAPH_LOGIN_INSTAGRAM;
     a->ig_user_id = prof.user_id ? prof.user_id : prof.id;
     a->owner = q->owner;
     a->username = prof.username;
@@ -375,7 +376,9 @@ int mig_oauth_callback(mig_req *q)
     const char *state = apr_table_get(q->args, "state");
     const char *code = apr_table_get(q->args, "code");
     const char *error = apr_table_get(q->args, "error");
-    const char *mine = mig_session_get(q, SESS_STATE), *login = NULL;
+    const char *mine = mig_session_get(q, SESS_STATE);
+    igraph_login_e login;
+    int state_ok = 0;
 
     if (igraph_table_count(q->args, "state") > 1 || igraph_table_count(q->args, "code") > 1 ||
         igraph_table_count(q->args, "error") > 1) {
@@ -392,12 +395,10 @@ int mig_oauth_callback(mig_req *q)
     if (strlen(state) == strlen(mine) && igraph_ct_equal(state, strlen(state), mine, strlen(mine))) {
         /* consume the state whatever happens next: it is single use */
         mig_session_set(q, SESS_STATE, NULL);
-        if (igraph_store_state_take(q->db, r->pool, state_hash(q, state), q->owner, igraph_now(),
-                                    &login) != APR_SUCCESS) {
-            login = NULL;
-        }
+        state_ok = igraph_store_state_take(q->db, r->pool, state_hash(q, state), q->owner,
+                                           igraph_now(), &login) == APR_SUCCESS;
     }
-    if (!login) {
+    if (!state_ok) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "IG0024: callback rejected: state mismatch, expired or already used");
         return mig_fail(q, HTTP_BAD_REQUEST, "invalid_state", "Invalid sign-in link",
@@ -425,7 +426,7 @@ int mig_oauth_callback(mig_req *q)
         return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured", "Not configured",
                         "This login is no longer configured on this server");
     }
-    if (!strcmp(login, "facebook")) {
+    if (login == IGRAPH_LOGIN_FACEBOOK) {
         return connect_facebook(q, code);
     }
     return connect_instagram(q, igraph_strip_code_suffix(r->pool, code));

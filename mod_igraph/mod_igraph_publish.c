@@ -249,8 +249,8 @@ static int accept_job(mig_req *q, int seed, const igraph_publish_req_t *req,
     if ((rc = pick_account(q, db, req, seed, &acct)) != MIG_GO_ON) {
         goto leave;
     }
-    if (strcmp(acct->status, "active") != 0) {
-        int disabled = !strcmp(acct->status, "disabled");
+    if (acct->status != IGRAPH_ACCOUNT_ACTIVE) {
+        int disabled = acct->status == IGRAPH_ACCOUNT_DISABLED;
         rc = mig_fail(q, HTTP_CONFLICT, disabled ? "account_disabled" : "account_needs_reauth",
                       NULL,
                       disabled ? "this account is disabled; enable it first"

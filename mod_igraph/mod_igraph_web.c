@@ -426,10 +426,9 @@ int mig_cross_site(mig_req *q)
 
 int mig_account_can_publish(const igraph_account_t *a)
 {
-    const char *need = (a->login && !strcmp(a->login, "instagram"))
-                           ? "instagram_business_content_publish"
-                           : "instagram_content_publish";
-    return a->status && !strcmp(a->status, "active") && a->scopes &&
+    const char *need = a->login == IGRAPH_LOGIN_INSTAGRAM ? "instagram_business_content_publish"
+                                                          : "instagram_content_publish";
+    return a->status == IGRAPH_ACCOUNT_ACTIVE && a->scopes &&
            igraph_scopes_contains(a->scopes, need);
 }
 
@@ -446,14 +445,14 @@ igraph_json_t *mig_account_json(mig_req *q, const igraph_account_t *a)
     }
     igraph_json_setl(j, "id", a->id);
     igraph_json_sets(j, "platform", a->platform);
-    igraph_json_sets(j, "login", a->login);
+    igraph_json_sets(j, "login", igraph_login_name(a->login));
     igraph_json_sets(j, "ig_user_id", a->ig_user_id);
     igraph_json_sets(j, "username", a->username);
     igraph_json_sets(j, "name", a->name);
     igraph_json_sets(j, "profile_picture_url", a->picture_url);
     igraph_json_sets(j, "page_id", a->page_id);
     igraph_json_sets(j, "page_name", a->page_name);
-    igraph_json_sets(j, "status", a->status);
+    igraph_json_sets(j, "status", igraph_account_status_name(a->status));
     igraph_json_sets(j, "token_expires_at",
                      a->token_expires_at > 0 ? igraph_iso8601(p, a->token_expires_at) : NULL);
     igraph_json_setj(j, "scopes", scopes);

@@ -1,6 +1,7 @@
 /* test_job.c: unit tests for igraph_job.c: the publish state machine (transition table, crash
- * safety, poll schedule against the latency targets), request validation, caption attribution,
- * the compliance gate and container parameters. No network. */
+ * safety, poll schedule against the latency targets), the rules before a step (quota, account),
+ * request validation, caption attribution, the compliance gate and container parameters. No
+ * network. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,7 +63,7 @@ static igraph_job_t *new_job(igraph_media_e type, int children, apr_int64_t publ
     igraph_job_init(test_pool, j, &req, NOW, &pol);
     j->id = "job1";
     j->account_id = 7;
-    j->login = "instagram";
+    j->login = IGRAPH_LOGIN_INSTAGRAM;
     j->ig_user_id = "17841400000000001";
     return j;
 }
@@ -612,7 +613,7 @@ static void test_quota_scheduled(void **state)
     assert_int_equal(j->status, IGRAPH_JOB_FAILED);
     assert_string_equal(j->error, "quota_exhausted");
 
-    /* held before its container exists (the glue's quota pre-check): still queued, and the
+    /* held before its container exists (igraph_job_quota_reached): still queued, and the
      * polling budget starts with the container, an hour later */
     j = new_job(IGRAPH_MEDIA_REELS, 0, NOW + 60);
     step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, q);
@@ -624,7 +625,7 @@ static void test_quota_scheduled(void **state)
     step(j, NOW + 3602, IGRAPH_STEP_POLL_CONTAINER, ok_status("IN_PROGRESS", NULL));
     assert_int_equal(j->status, IGRAPH_JOB_PROCESSING);
 
-    /* not scheduled: fails at once (also from the glue's pre-check before creation) */
+    /* not scheduled: fails at once (also from the quota check before creation) */
     j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
     step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, q);
     assert_string_equal(j->error, "quota_exhausted");
@@ -632,6 +633,223 @@ static void test_quota_scheduled(void **state)
     /* scheduled within the lead: starts now */
     j = new_job(IGRAPH_MEDIA_REELS, 0, NOW + 60);
     assert_int_equal(j->next_at, NOW);
+}
+
+/* ---- before a step: the quota and the account ------------------------------------------------ */
+
+static void test_quota_reached(void **state)
+{
+    static const struct {
+        apr_int64_t usage, total;
+        int reached;
+        const char *message;
+    } cases[] = {
+        {0, 50, 0, NULL},
+        {49, 50, 0, NULL},
+        {50, 50, 1, "publishing limit reached (50 of 50 in 24 h)"}, /* usage == total */
+        {51, 50, 1, "publishing limit reached (51 of 50 in 24 h)"},
+        {99, 100, 0, NULL},
+        {100, 100, 1, "publishing limit reached (100 of 100 in 24 h)"},
+        {0, 1, 0, NULL},
+        {1, 1, 1, "publishing limit reached (1 of 1 in 24 h)"},
+        /* total unknown (0, or nonsense): IGRAPH_QUOTA_DEFAULT */
+        {0, 0, 0, NULL},
+        {49, 0, 0, NULL},
+        {50, 0, 1, "publishing limit reached (50 of 50 in 24 h)"},
+        {49, -1, 0, NULL},
+        {70, -5, 1, "publishing limit reached (70 of 50 in 24 h)"},
+    };
+    apr_size_t i;
+
+    assert_int_equal(IGRAPH_QUOTA_DEFAULT, 50);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        igraph_gerr_t e;
+
+        /* what a successful igraph_publishing_limit() leaves behind */
+        memset(&e, 0, sizeof(e));
+        e.http_status = 200;
+        if (igraph_job_quota_reached(test_pool, cases[i].usage, cases[i].total, &e) !=
+            cases[i].reached) {
+            fail_msg("case %d: %lld of %lld", (int)i, (long long)cases[i].usage,
+                     (long long)cases[i].total);
+        }
+        assert_int_equal(e.http_status, 200); /* the rest of e is left alone */
+        if (!cases[i].reached) {
+            assert_int_equal(e.cls, IGRAPH_ERR_NONE);
+            assert_int_equal(e.code, 0);
+            assert_int_equal(e.subcode, 0);
+            assert_null(e.message);
+            continue;
+        }
+        assert_int_equal(e.cls, IGRAPH_ERR_QUOTA);
+        assert_int_equal(e.code, 9);
+        assert_int_equal(e.subcode, 2207042);
+        assert_string_equal(e.message, cases[i].message);
+    }
+
+    /* the refusal goes through the state machine like Meta's own quota error */
+    {
+        igraph_job_t *j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+        igraph_step_result_t r;
+
+        memset(&r, 0, sizeof(r));
+        assert_int_equal(igraph_job_quota_reached(test_pool, 50, 0, &r.err), 1);
+        step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, r);
+        assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+        assert_string_equal(j->error, IGRAPH_JOB_E_QUOTA);
+        assert_string_equal(j->error_message,
+                            "publishing limit reached (50 of 50 in 24 h) (code 9/2207042)");
+        assert_int_equal(j->error_subcode, 2207042);
+
+        /* a scheduled post waits for room instead */
+        j = new_job(IGRAPH_MEDIA_REELS, 0, NOW + 60);
+        step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, r);
+        assert_int_equal(j->status, IGRAPH_JOB_QUEUED);
+        assert_int_equal(j->next_at, NOW + 3600);
+        assert_null(j->error);
+    }
+}
+
+static void test_account_unusable(void **state)
+{
+    static const igraph_step_e steps[] = {
+        IGRAPH_STEP_WAIT,           IGRAPH_STEP_CREATE_CHILD,
+        IGRAPH_STEP_POLL_CHILD,     IGRAPH_STEP_CREATE_CONTAINER,
+        IGRAPH_STEP_POLL_CONTAINER, IGRAPH_STEP_CHECK_BEFORE_PUBLISH,
+        IGRAPH_STEP_PUBLISH,        IGRAPH_STEP_READ_BACK,
+        IGRAPH_STEP_DONE,
+    };
+    static const struct {
+        const char *what;
+        int found;
+        igraph_account_status_e status;
+        int token_ok;
+        igraph_err_class_e cls; /* IGRAPH_ERR_NONE: the account can publish */
+        const char *message;
+    } accounts[] = {
+        {"active", 1, IGRAPH_ACCOUNT_ACTIVE, 1, IGRAPH_ERR_NONE, NULL},
+        {"removed", 0, IGRAPH_ACCOUNT_ACTIVE, 0, IGRAPH_ERR_REAUTH, "the account was removed"},
+        /* status and token do not matter once the row is gone */
+        {"removed (stale fields)", 0, IGRAPH_ACCOUNT_DISABLED, 1, IGRAPH_ERR_REAUTH,
+         "the account was removed"},
+        {"disabled", 1, IGRAPH_ACCOUNT_DISABLED, 1, IGRAPH_ERR_PERMANENT,
+         "the account is disabled"},
+        {"disabled, no token", 1, IGRAPH_ACCOUNT_DISABLED, 0, IGRAPH_ERR_PERMANENT,
+         "the account is disabled"},
+        {"needs_reauth", 1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 1, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+        {"needs_reauth, no token", 1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 0, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+        {"active, token cannot be opened", 1, IGRAPH_ACCOUNT_ACTIVE, 0, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+        {"status outside the enum", 1, (igraph_account_status_e)7, 1, IGRAPH_ERR_REAUTH,
+         "the account needs reconnecting"},
+    };
+    apr_size_t i, k;
+
+    for (i = 0; i < sizeof(accounts) / sizeof(accounts[0]); i++) {
+        for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+            igraph_step_e a = steps[k];
+            int after_publish = a == IGRAPH_STEP_PUBLISH || a == IGRAPH_STEP_READ_BACK ||
+                                a == IGRAPH_STEP_CHECK_BEFORE_PUBLISH;
+            igraph_step_result_t res;
+            int got;
+
+            memset(&res, 0x5a, sizeof(res)); /* filled in full, or not touched at all */
+            got = igraph_job_account_unusable(accounts[i].found, accounts[i].status,
+                                              accounts[i].token_ok, a, &res);
+            if (got != (accounts[i].cls != IGRAPH_ERR_NONE)) {
+                fail_msg("%s, %s: got %d", accounts[i].what, igraph_step_name(a), got);
+            }
+            if (!got) {
+                assert_int_equal(res.ok, 0x5a5a5a5a);
+                continue;
+            }
+            assert_int_equal(res.ok, 0);
+            assert_null(res.id);
+            assert_null(res.status_code);
+            assert_null(res.permalink);
+            assert_int_equal(res.err.code, 0);
+            assert_int_equal(res.err.subcode, 0);
+            assert_int_equal(res.err.http_status, 0);
+            assert_int_equal(res.err.retry_after, 0);
+            if (res.err.cls != (after_publish ? IGRAPH_ERR_RETRY : accounts[i].cls)) {
+                fail_msg("%s, %s: class %s", accounts[i].what, igraph_step_name(a),
+                         igraph_err_class_name(res.err.cls));
+            }
+            assert_string_equal(res.err.message, accounts[i].message);
+        }
+    }
+}
+
+/* What the outcomes do to a job: fail it before anything went out, retry it after. */
+static void test_account_unusable_apply(void **state)
+{
+    igraph_job_policy_t pol = policy();
+    igraph_step_result_t res;
+    igraph_job_t *j;
+    int i;
+
+    /* disabled while processing: failed for good */
+    j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, ok_id("100"));
+    assert_int_equal(igraph_job_account_unusable(1, IGRAPH_ACCOUNT_DISABLED, 1,
+                                                 IGRAPH_STEP_POLL_CONTAINER, &res),
+                     1);
+    step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, res);
+    assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+    assert_string_equal(j->error, IGRAPH_JOB_E_GRAPH);
+    assert_string_equal(j->error_message, "the account is disabled");
+
+    /* needs reconnecting before the first container: token_invalid */
+    j = new_job(IGRAPH_MEDIA_IMAGE, 0, 0);
+    assert_int_equal(igraph_job_account_unusable(1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 0,
+                                                 IGRAPH_STEP_CREATE_CONTAINER, &res),
+                     1);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, res);
+    assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+    assert_string_equal(j->error, IGRAPH_JOB_E_TOKEN);
+    assert_string_equal(j->error_message, "the account needs reconnecting");
+
+    /* removed when media_publish is due: not failed, checked first when it comes back */
+    j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, ok_id("100"));
+    step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, ok_status("FINISHED", NULL));
+    assert_int_equal(
+        igraph_job_account_unusable(0, IGRAPH_ACCOUNT_ACTIVE, 0, IGRAPH_STEP_PUBLISH, &res), 1);
+    assert_int_equal(igraph_job_next(j, NOW + 2), IGRAPH_STEP_PUBLISH);
+    igraph_job_apply(test_pool, j, IGRAPH_STEP_PUBLISH, &res, NOW + 2, &pol);
+    assert_int_equal(j->status, IGRAPH_JOB_PUBLISHING);
+    assert_null(j->error);
+    assert_true(j->next_at > NOW + 2);
+    assert_int_equal(igraph_job_next(j, j->next_at), IGRAPH_STEP_CHECK_BEFORE_PUBLISH);
+
+    /* and its status checks are retried, until the usual attempts are spent: the outcome is
+     * then reported as unknown */
+    assert_int_equal(igraph_job_account_unusable(0, IGRAPH_ACCOUNT_ACTIVE, 0,
+                                                 IGRAPH_STEP_CHECK_BEFORE_PUBLISH, &res),
+                     1);
+    for (i = 0; i < pol.max_attempts && j->status == IGRAPH_JOB_PUBLISHING; i++) {
+        step(j, j->next_at, IGRAPH_STEP_CHECK_BEFORE_PUBLISH, res);
+    }
+    assert_int_equal(j->status, IGRAPH_JOB_FAILED);
+    assert_string_equal(j->error, IGRAPH_JOB_E_UNAVAILABLE);
+    assert_string_equal(j->error_message, "publish outcome unknown: the account was removed");
+
+    /* a live post whose account went away is never failed by its read-back */
+    j = new_job(IGRAPH_MEDIA_REELS, 0, 0);
+    step(j, NOW, IGRAPH_STEP_CREATE_CONTAINER, ok_id("100"));
+    step(j, NOW + 2, IGRAPH_STEP_POLL_CONTAINER, ok_status("FINISHED", NULL));
+    step(j, NOW + 2, IGRAPH_STEP_PUBLISH, ok_id("900"));
+    assert_int_equal(
+        igraph_job_account_unusable(1, IGRAPH_ACCOUNT_DISABLED, 1, IGRAPH_STEP_READ_BACK, &res), 1);
+    for (i = 0; i < 10 && j->next_at; i++) {
+        step(j, j->next_at, IGRAPH_STEP_READ_BACK, res);
+    }
+    assert_int_equal(j->status, IGRAPH_JOB_PUBLISHED);
+    assert_string_equal(j->media_id, "900");
+    assert_null(j->error);
+    assert_int_equal(j->next_at, 0);
 }
 
 static void test_publish_unknown_outcome(void **state)
@@ -1459,6 +1677,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_ready, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_timeout, test_pool_setup, test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_quota_scheduled, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_reached, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_account_unusable, test_pool_setup, test_pool_teardown),
+        cmocka_unit_test_setup_teardown(test_account_unusable_apply, test_pool_setup,
+                                        test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_publish_unknown_outcome, test_pool_setup,
                                         test_pool_teardown),
         cmocka_unit_test_setup_teardown(test_crash_safety, test_pool_setup, test_pool_teardown),

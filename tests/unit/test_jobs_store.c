@@ -51,7 +51,7 @@ static igraph_job_t *make_job(apr_pool_t *p, const char *id, const char *owner,
     j->id = id;
     j->account_id = account_id;
     j->owner = owner;
-    j->login = "facebook";
+    j->login = IGRAPH_LOGIN_FACEBOOK;
     j->ig_user_id = "17841400000000001";
     j->media_type = IGRAPH_MEDIA_REELS;
     j->status = IGRAPH_JOB_QUEUED;
@@ -103,7 +103,7 @@ static void assert_job_equal(const igraph_job_t *got, const igraph_job_t *want)
     assert_str_or_null(got->id, want->id);
     assert_true(got->account_id == want->account_id);
     assert_str_or_null(got->owner, want->owner);
-    assert_str_or_null(got->login, want->login);
+    assert_int_equal(got->login, want->login);
     assert_str_or_null(got->ig_user_id, want->ig_user_id);
     assert_int_equal(got->media_type, want->media_type);
     assert_int_equal(got->status, want->status);
@@ -134,7 +134,7 @@ static igraph_account_t *add_account(fixture_t *f, const char *owner, const char
 {
     igraph_account_t *a = apr_pcalloc(f->pool, sizeof(*a));
 
-    a->login = "facebook";
+    a->login = IGRAPH_LOGIN_FACEBOOK;
     a->owner = owner;
     a->ig_user_id = ig_user_id;
     a->username = username;
@@ -225,7 +225,7 @@ static void test_job_roundtrip(void **state)
     igraph_job_t *got;
 
     /* every field away from its default; media_id and permalink "" (published, Meta gave none) */
-    full->login = "instagram";
+    full->login = IGRAPH_LOGIN_INSTAGRAM;
     full->media_type = IGRAPH_MEDIA_CAROUSEL;
     full->status = IGRAPH_JOB_PUBLISHING;
     full->request = "{\"children\":[{\"image_url\":\"https://x/1.jpg\"}],\"caption\":\"it's\"}";
@@ -250,8 +250,7 @@ static void test_job_roundtrip(void **state)
     assert_int_equal(igraph_store_job_insert(&f->db, f->pool, full, "key-full", "mk-full"),
                      APR_SUCCESS);
 
-    /* every nullable field NULL */
-    bare->login = NULL;
+    /* every nullable field NULL (the login is an enum: always written) */
     bare->ig_user_id = NULL;
     bare->request = NULL;
     bare->media_type = IGRAPH_MEDIA_NONE;
@@ -305,6 +304,36 @@ static void test_job_roundtrip(void **state)
                      APR_EGENERAL);
     assert_int_equal(test_log_errors, 1);
     assert_job_equal(get(f, "jFull"), full);
+}
+
+/* Texts the store does not know in a job row: that row cannot be read (logged with its id), the
+ * process goes on, and the row reads again once it is repaired. */
+static void test_job_unknown_names(void **state)
+{
+    fixture_t *f = *state;
+    igraph_job_t *got = NULL;
+    apr_array_header_t *list;
+
+    insert(f, make_job(f->pool, "jOdd", "alice", 7, 1700000000));
+    test_db_exec(&f->db, "UPDATE jobs SET login = 'myspace' WHERE id = 'jOdd'");
+    assert_int_equal(igraph_store_job_get(&f->db, f->pool, NULL, "jOdd", &got), APR_EGENERAL);
+    assert_null(got);
+    assert_int_equal(test_log_errors, 1);
+    assert_non_null(strstr(test_log_buf, "IG0313: store: job jOdd: unknown login 'myspace'"));
+    assert_int_equal(igraph_store_jobs_list(&f->db, f->pool, "alice", NULL, 0, 10, &list),
+                     APR_EGENERAL);
+
+    test_db_exec(&f->db, "UPDATE jobs SET login = NULL WHERE id = 'jOdd'");
+    assert_int_equal(igraph_store_job_get(&f->db, f->pool, NULL, "jOdd", &got), APR_EGENERAL);
+    assert_non_null(strstr(test_log_buf, "IG0313: store: job jOdd: unknown login '(null)'"));
+
+    test_db_exec(&f->db, "UPDATE jobs SET login = 'instagram', status = 'paused' "
+                         "WHERE id = 'jOdd'");
+    assert_int_equal(igraph_store_job_get(&f->db, f->pool, NULL, "jOdd", &got), APR_EGENERAL);
+    assert_non_null(strstr(test_log_buf, "IG0313: store: job jOdd: unknown status 'paused'"));
+
+    test_db_exec(&f->db, "UPDATE jobs SET status = 'queued' WHERE id = 'jOdd'");
+    assert_int_equal(get(f, "jOdd")->login, IGRAPH_LOGIN_INSTAGRAM);
 }
 
 static void test_job_idempotency(void **state)
@@ -845,9 +874,9 @@ static void test_account_find(void **state)
 
     /* one username, two rows: the active one */
     twin = add_account(f, "alice", "17841400000000009", "other");
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "alice", twin->id, "needs_reauth", NULL),
-        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", twin->id,
+                                                     IGRAPH_ACCOUNT_NEEDS_REAUTH, NULL),
+                     APR_SUCCESS);
     assert_int_equal(igraph_store_account_find(&f->db, f->pool, "alice", "other", &got),
                      APR_SUCCESS);
     assert_int_equal(got->id, a2->id);
@@ -859,9 +888,9 @@ static void test_account_find(void **state)
     assert_int_equal(APR_ARRAY_IDX(list, 1, igraph_account_t *)->id, big->id);
     assert_int_equal(APR_ARRAY_IDX(list, 2, igraph_account_t *)->id, numeric->id);
     assert_int_equal(APR_ARRAY_IDX(list, 3, igraph_account_t *)->id, clash->id);
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "alice", big->id, "disabled", NULL),
-        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", big->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_SUCCESS);
     assert_int_equal(igraph_store_accounts_active(&f->db, f->pool, "alice", &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 3);
     assert_int_equal(igraph_store_accounts_active(&f->db, f->pool, "bob", &list), APR_SUCCESS);
@@ -883,6 +912,9 @@ static void test_bad_arguments(void **state)
     j->status = (igraph_job_status_e)42;
     assert_int_equal(igraph_store_job_insert(&f->db, f->pool, j, NULL, NULL), APR_EINVAL);
     j->status = IGRAPH_JOB_QUEUED;
+    j->login = (igraph_login_e)2;
+    assert_int_equal(igraph_store_job_insert(&f->db, f->pool, j, NULL, NULL), APR_EINVAL);
+    j->login = IGRAPH_LOGIN_FACEBOOK;
     j->owner = NULL;
     assert_int_equal(igraph_store_job_insert(&f->db, f->pool, j, NULL, NULL), APR_EINVAL);
     j->owner = "alice";
@@ -924,6 +956,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrate_v2, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_roundtrip, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_job_unknown_names, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_idempotency, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_find_duplicate, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_jobs_list, test_db_setup, test_db_teardown),

@@ -829,7 +829,11 @@ static void test_fb_me(void **state)
 
 typedef test_fixture_t fixture_t;
 
-static igraph_account_t *add_account(fixture_t *f, const char *owner, const char *login,
+/* login filters of the Meta callbacks (by pointer; NULL = both logins) */
+static const igraph_login_e fb_login = IGRAPH_LOGIN_FACEBOOK, ig_login = IGRAPH_LOGIN_INSTAGRAM;
+static const igraph_login_e bad_login = (igraph_login_e)7; /* outside the enum */
+
+static igraph_account_t *add_account(fixture_t *f, const char *owner, igraph_login_e login,
                                      const char *ig_user_id, const char *app_user_id)
 {
     igraph_account_t *a = apr_pcalloc(f->pool, sizeof(*a));
@@ -846,7 +850,7 @@ static igraph_account_t *add_account(fixture_t *f, const char *owner, const char
         igraph_store_account_upsert(
             &f->db, f->pool, &test_key, a,
             apr_pstrcat(f->pool, "EAAJaccess", ig_user_id, owner, NULL),
-            !strcmp(login, "facebook") ? apr_pstrcat(f->pool, "EAAJuser", owner, NULL) : NULL),
+            login == IGRAPH_LOGIN_FACEBOOK ? apr_pstrcat(f->pool, "EAAJuser", owner, NULL) : NULL),
         APR_SUCCESS);
     return a;
 }
@@ -998,16 +1002,16 @@ static void test_deauthorize(void **state)
     igraph_account_t *a1, *a2, *a3, *a4, *a;
     int n = -1;
 
-    a1 = add_account(f, "alice", "facebook", "111", "U1");
-    a2 = add_account(f, "bob", "facebook", "222", "U1");
-    a3 = add_account(f, "alice", "instagram", "333", "U1");
-    a4 = add_account(f, "alice", "facebook", "444", "U2");
+    a1 = add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "111", "U1");
+    a2 = add_account(f, "bob", IGRAPH_LOGIN_FACEBOOK, "222", "U1");
+    a3 = add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "333", "U1");
+    a4 = add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "444", "U2");
 
     /* Facebook Login only */
-    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", "facebook", &n), APR_SUCCESS);
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", &fb_login, &n), APR_SUCCESS);
     assert_int_equal(n, 2);
     a = get_account(f, "alice", a1->id);
-    assert_string_equal(a->status, "disabled");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
     assert_string_equal(a->last_error, "access removed on Meta (deauthorized)");
     assert_null(a->access_token_enc);
     assert_null(a->user_token_enc);
@@ -1015,15 +1019,15 @@ static void test_deauthorize(void **state)
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER));
     assert_true(a->updated_at >= a1->updated_at);
     a = get_account(f, "bob", a2->id);
-    assert_string_equal(a->status, "disabled");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* the Instagram Login connection of the same id and another user are untouched */
     a = get_account(f, "alice", a3->id);
-    assert_string_equal(a->status, "active");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS),
                         "EAAJaccess333alice");
     a = get_account(f, "alice", a4->id);
-    assert_string_equal(a->status, "active");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER),
                         "EAAJuseralice");
 
@@ -1031,7 +1035,7 @@ static void test_deauthorize(void **state)
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", NULL, &n), APR_SUCCESS);
     assert_int_equal(n, 3);
     a = get_account(f, "alice", a3->id);
-    assert_string_equal(a->status, "disabled");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* no token left anywhere in the rows of U1 */
     assert_int_equal(count_where(f, "accounts",
@@ -1043,19 +1047,18 @@ static void test_deauthorize(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "u2", NULL, &n), APR_SUCCESS);
     assert_int_equal(n, 0);
-    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", "instagram", NULL),
-                     APR_SUCCESS);
-    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", &ig_login, NULL), APR_SUCCESS);
+    assert_int_equal(get_account(f, "alice", a4->id)->status, IGRAPH_ACCOUNT_ACTIVE);
     /* bad arguments */
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, NULL, NULL, &n), APR_EINVAL);
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "", NULL, &n), APR_EINVAL);
-    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", "Facebook", &n), APR_EINVAL);
-    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+    assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", &bad_login, &n), APR_EINVAL);
+    assert_int_equal(get_account(f, "alice", a4->id)->status, IGRAPH_ACCOUNT_ACTIVE);
 
     /* connecting again makes the account usable again */
-    a1 = add_account(f, "alice", "facebook", "111", "U1");
+    a1 = add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "111", "U1");
     a = get_account(f, "alice", a1->id);
-    assert_string_equal(a->status, "active");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_null(a->last_error);
     assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS),
                         "EAAJaccess111alice");
@@ -1073,10 +1076,10 @@ static void test_data_deletion(void **state)
 
     /* U1 connected Instagram accounts 111 (alice) and 333 (carol) with Instagram Login; bob
      * links 111 too, through Facebook Login as Meta user U9; alice also has 444 as U2. */
-    a1 = add_account(f, "alice", "instagram", "111", "U1");
-    a2 = add_account(f, "carol", "instagram", "333", "U1");
-    a3 = add_account(f, "bob", "facebook", "111", "U9");
-    a4 = add_account(f, "alice", "facebook", "444", "U2");
+    a1 = add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "111", "U1");
+    a2 = add_account(f, "carol", IGRAPH_LOGIN_INSTAGRAM, "333", "U1");
+    a3 = add_account(f, "bob", IGRAPH_LOGIN_FACEBOOK, "111", "U9");
+    a4 = add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "444", "U2");
     add_job(f, "j1", a1);
     add_job(f, "j2", a1);
     add_job(f, "j3", a2);
@@ -1096,7 +1099,7 @@ static void test_data_deletion(void **state)
                                               "{}", now + 600),
                      APR_SUCCESS);
 
-    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", "instagram", code1, &n),
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", &ig_login, code1, &n),
                      APR_SUCCESS);
     assert_int_equal(n, 2);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a1->id, &a), APR_NOTFOUND);
@@ -1109,8 +1112,8 @@ static void test_data_deletion(void **state)
     assert_int_equal(count_where(f, "events", "ig_user_id IN ('111', '444', '999')"), 3);
     assert_int_equal(count_where(f, "oauth_pending", "id IN ('p1', 'p2')"), 0);
     assert_int_equal(count_where(f, "oauth_pending", "id = 'p3'"), 1);
-    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
-    assert_string_equal(get_account(f, "bob", a3->id)->status, "active");
+    assert_int_equal(get_account(f, "alice", a4->id)->status, IGRAPH_ACCOUNT_ACTIVE);
+    assert_int_equal(get_account(f, "bob", a3->id)->status, IGRAPH_ACCOUNT_ACTIVE);
 
     assert_int_equal(
         igraph_store_deletion_get(&f->db, f->pool, code1, &status, &deleted, &created, &completed),
@@ -1137,7 +1140,7 @@ static void test_data_deletion(void **state)
                      1);
 
     /* an id we never stored is still recorded */
-    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U404", "facebook", code3, &n),
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U404", &fb_login, code3, &n),
                      APR_SUCCESS);
     assert_int_equal(n, 0);
     assert_int_equal(
@@ -1157,7 +1160,7 @@ static void test_data_deletion(void **state)
                      APR_EGENERAL);
     assert_int_equal(n, 0);
     assert_true(test_log_errors > 0);
-    assert_string_equal(get_account(f, "alice", a4->id)->status, "active");
+    assert_int_equal(get_account(f, "alice", a4->id)->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_int_equal(count_where(f, "jobs", "id = 'j4'"), 1);
     assert_int_equal(count_where(f, "events", "ig_user_id = '444'"), 1);
     assert_int_equal(count_where(f, "deletion_requests", "app_user_id = 'U2'"), 0);
@@ -1176,7 +1179,7 @@ static void test_data_deletion(void **state)
     assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "", NULL, code3, &n), APR_EINVAL);
     assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", NULL, NULL, &n), APR_EINVAL);
     assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", NULL, "", &n), APR_EINVAL);
-    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", "both", code3, &n),
+    assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U1", &bad_login, code3, &n),
                      APR_EINVAL);
     assert_int_equal(igraph_store_deletion_get(&f->db, f->pool, NULL, NULL, NULL, NULL, NULL),
                      APR_EINVAL);
@@ -1243,9 +1246,9 @@ static void test_events_list(void **state)
     apr_array_header_t *list;
     igraph_webhook_event_t *e;
 
-    add_account(f, "alice", "facebook", "111", "U1");
-    add_account(f, "alice", "instagram", "112", "U5");
-    add_account(f, "bob", "facebook", "222", "U2");
+    add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "111", "U1");
+    add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "112", "U5");
+    add_account(f, "bob", IGRAPH_LOGIN_FACEBOOK, "222", "U2");
     add_event(f, "111", "{\"n\":1}", 1793000001);
     add_event(f, "222", "{\"n\":2}", 1793000002);
     add_event(f, "112", "{\"n\":3}", 1793000003);

@@ -82,30 +82,30 @@ static void test_create_container(void **state)
     apr_table_set(params, "share_to_feed", "true");
     apr_table_set(params, "cover_url", ""); /* empty values are not sent */
     apr_table_set(params, "collaborators", "[\"friend.shop\"]");
-    assert_int_equal(
-        igraph_create_container(g, test_pool, "facebook", IGU, "EAAJpage", params, &id, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_create_container(g, test_pool, IGRAPH_LOGIN_FACEBOOK, IGU, "EAAJpage",
+                                             params, &id, &err),
+                     APR_SUCCESS);
     assert_string_equal(id, CONT);
     assert_int_equal(err.cls, IGRAPH_ERR_NONE);
 
     /* Instagram Login: graph.instagram.com, no proof; a numeric id is accepted */
     params = apr_table_make(test_pool, 2);
     apr_table_set(params, "image_url", "https://cdn.example.org/p/42.jpg");
-    assert_int_equal(
-        igraph_create_container(g, test_pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_create_container(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                             params, &id, &err),
+                     APR_SUCCESS);
     assert_string_equal(id, "17889455560051446");
 
     /* a 200 without an id */
-    assert_int_equal(
-        igraph_create_container(g, test_pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_create_container(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                             params, &id, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     assert_null(id);
 
-    assert_int_equal(
-        igraph_create_container(g, test_pool, "instagram", IGU, "IGAAtoken", params, &id, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_create_container(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                             params, &id, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_MEDIA);
     assert_int_equal(err.code, 9004);
     assert_int_equal(err.subcode, 2207052);
@@ -152,34 +152,34 @@ static void test_container_status(void **state)
     test_server_run(&s);
     g = local_graph(&s);
 
-    assert_int_equal(
-        igraph_container_status(g, test_pool, "facebook", CONT, "EAAJpage", &code, &text, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_container_status(g, test_pool, IGRAPH_LOGIN_FACEBOOK, CONT, "EAAJpage",
+                                             &code, &text, &err),
+                     APR_SUCCESS);
     assert_string_equal(code, "IN_PROGRESS");
     assert_string_equal(text, "In Progress: Media is still being processed.");
 
-    assert_int_equal(
-        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_container_status(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, CONT,
+                                             "IGAAtoken", &code, &text, &err),
+                     APR_SUCCESS);
     assert_string_equal(code, "ERROR");
     assert_int_equal(igraph_status_error_subcode(text), 2207026);
 
-    assert_int_equal(
-        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_container_status(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, CONT,
+                                             "IGAAtoken", &code, &text, &err),
+                     APR_SUCCESS);
     assert_string_equal(code, "FINISHED");
     assert_null(text);
 
-    assert_int_equal(
-        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_container_status(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, CONT,
+                                             "IGAAtoken", &code, &text, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     assert_string_equal(err.message, "unexpected response: missing status_code");
     assert_null(code);
 
-    assert_int_equal(
-        igraph_container_status(g, test_pool, "instagram", CONT, "IGAAtoken", &code, &text, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_container_status(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, CONT,
+                                             "IGAAtoken", &code, &text, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_REAUTH);
     test_server_stop(&s);
 
@@ -215,28 +215,28 @@ static void test_media_publish(void **state)
     test_server_run(&s);
     g = local_graph(&s);
 
-    assert_int_equal(
-        igraph_media_publish(g, test_pool, "facebook", IGU, "EAAJpage", CONT, &media, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_media_publish(g, test_pool, IGRAPH_LOGIN_FACEBOOK, IGU, "EAAJpage",
+                                          CONT, &media, &err),
+                     APR_SUCCESS);
     assert_string_equal(media, "17918920912340654");
-    assert_int_equal(
-        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_media_publish(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                          CONT, &media, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_NOT_READY);
     assert_null(media);
-    assert_int_equal(
-        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_media_publish(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                          CONT, &media, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_QUOTA);
-    assert_int_equal(
-        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_media_publish(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                          CONT, &media, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     assert_int_equal(err.http_status, 503);
     /* a 2xx without a media id is not a success the caller could trust */
-    assert_int_equal(
-        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_media_publish(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                          CONT, &media, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     test_server_stop(&s);
 
@@ -248,9 +248,9 @@ static void test_media_publish(void **state)
 
     /* no HTTP answer at all */
     g->ig_graph_base = apr_psprintf(test_pool, "http://127.0.0.1:%d", test_unused_port());
-    assert_int_equal(
-        igraph_media_publish(g, test_pool, "instagram", IGU, "IGAAtoken", CONT, &media, &err),
-        APR_ECONNREFUSED);
+    assert_int_equal(igraph_media_publish(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                          CONT, &media, &err),
+                     APR_ECONNREFUSED);
     assert_int_equal(err.cls, IGRAPH_ERR_TRANSPORT);
     assert_int_equal(err.http_status, 0);
 }
@@ -275,13 +275,13 @@ static void test_media_read(void **state)
     test_server_run(&s);
     g = local_graph(&s);
 
-    assert_int_equal(igraph_media_read(g, test_pool, "instagram", "17918920912340654", "IGAAtoken",
-                                       &link, &type, &err),
+    assert_int_equal(igraph_media_read(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, "17918920912340654",
+                                       "IGAAtoken", &link, &type, &err),
                      APR_SUCCESS);
     assert_string_equal(link, "https://www.instagram.com/reel/DAbCdEfGhIj/");
     assert_string_equal(type, "REELS");
-    assert_int_equal(igraph_media_read(g, test_pool, "facebook", "17918920912340655", "EAAJpage",
-                                       &link, &type, &err),
+    assert_int_equal(igraph_media_read(g, test_pool, IGRAPH_LOGIN_FACEBOOK, "17918920912340655",
+                                       "EAAJpage", &link, &type, &err),
                      APR_SUCCESS);
     assert_null(link); /* only http(s) links are kept */
     assert_null(type);
@@ -316,24 +316,24 @@ static void test_publishing_limit(void **state)
     test_server_run(&s);
     g = local_graph(&s);
 
-    assert_int_equal(
-        igraph_publishing_limit(g, test_pool, "facebook", IGU, "EAAJpage", &usage, &total, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_publishing_limit(g, test_pool, IGRAPH_LOGIN_FACEBOOK, IGU, "EAAJpage",
+                                             &usage, &total, &err),
+                     APR_SUCCESS);
     assert_int_equal(usage, 2);
     assert_int_equal(total, 100);
-    assert_int_equal(
-        igraph_publishing_limit(g, test_pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_publishing_limit(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                             &usage, &total, &err),
+                     APR_SUCCESS);
     assert_int_equal(usage, 7);
     assert_int_equal(total, 0); /* absent: the caller assumes IGRAPH_QUOTA_DEFAULT */
-    assert_int_equal(
-        igraph_publishing_limit(g, test_pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
-        APR_SUCCESS);
+    assert_int_equal(igraph_publishing_limit(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                             &usage, &total, &err),
+                     APR_SUCCESS);
     assert_int_equal(usage, 0);
     assert_int_equal(total, 0);
-    assert_int_equal(
-        igraph_publishing_limit(g, test_pool, "instagram", IGU, "IGAAtoken", &usage, &total, &err),
-        APR_EGENERAL);
+    assert_int_equal(igraph_publishing_limit(g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "IGAAtoken",
+                                             &usage, &total, &err),
+                     APR_EGENERAL);
     assert_int_equal(err.cls, IGRAPH_ERR_SERVER);
     test_server_stop(&s);
 
@@ -346,7 +346,7 @@ static void test_publishing_limit(void **state)
     assert_logs_clean();
 }
 
-/* Bad logins and ids never reach the network (nothing listens on the base). */
+/* Logins outside the enum and bad ids never reach the network (nothing listens on the base). */
 static void test_publish_bad_args(void **state)
 {
     igraph_graph_t g = {0};
@@ -358,29 +358,34 @@ static void test_publish_bad_args(void **state)
     g.fb_graph_base = "http://127.0.0.1:1";
     g.ig_graph_base = "http://127.0.0.1:1";
     g.version = "v26.0";
-    assert_int_equal(igraph_create_container(&g, test_pool, "twitter", IGU, "t", params, &id, &err),
-                     APR_EINVAL);
+    assert_int_equal(
+        igraph_create_container(&g, test_pool, (igraph_login_e)2, IGU, "t", params, &id, &err),
+        APR_EINVAL);
     assert_int_equal(err.cls, IGRAPH_ERR_INVALID);
-    assert_int_equal(igraph_create_container(&g, test_pool, NULL, IGU, "t", params, &id, &err),
+    assert_int_equal(
+        igraph_create_container(&g, test_pool, (igraph_login_e)-1, IGU, "t", params, &id, &err),
+        APR_EINVAL);
+    assert_int_equal(igraph_create_container(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, "../me", "t",
+                                             params, &id, &err),
                      APR_EINVAL);
     assert_int_equal(
-        igraph_create_container(&g, test_pool, "instagram", "../me", "t", params, &id, &err),
+        igraph_create_container(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "", params, &id, &err),
         APR_EINVAL);
-    assert_int_equal(
-        igraph_create_container(&g, test_pool, "instagram", IGU, "", params, &id, &err),
-        APR_EINVAL);
-    assert_int_equal(
-        igraph_container_status(&g, test_pool, "instagram", "1?x=1", "t", &code, &text, &err),
-        APR_EINVAL);
-    assert_int_equal(igraph_media_publish(&g, test_pool, "instagram", IGU, "t", "", &id, &err),
-                     APR_EINVAL);
-    assert_int_equal(igraph_media_publish(&g, test_pool, "instagram", "abc", "t", CONT, &id, &err),
-                     APR_EINVAL);
-    assert_int_equal(igraph_media_read(&g, test_pool, "instagram", NULL, "t", &link, &type, &err),
+    assert_int_equal(igraph_container_status(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, "1?x=1", "t",
+                                             &code, &text, &err),
                      APR_EINVAL);
     assert_int_equal(
-        igraph_publishing_limit(&g, test_pool, "instagram", "1/2", "t", &usage, &total, &err),
+        igraph_media_publish(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, IGU, "t", "", &id, &err),
         APR_EINVAL);
+    assert_int_equal(
+        igraph_media_publish(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, "abc", "t", CONT, &id, &err),
+        APR_EINVAL);
+    assert_int_equal(
+        igraph_media_read(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, NULL, "t", &link, &type, &err),
+        APR_EINVAL);
+    assert_int_equal(igraph_publishing_limit(&g, test_pool, IGRAPH_LOGIN_INSTAGRAM, "1/2", "t",
+                                             &usage, &total, &err),
+                     APR_EINVAL);
     assert_int_equal(err.cls, IGRAPH_ERR_INVALID);
 }
 

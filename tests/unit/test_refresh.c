@@ -32,6 +32,8 @@
 #define DAY 86400
 
 static const igraph_key_t g_other_key = {{0xff}};
+/* igraph_store_account_refresh_failed() takes the new status by pointer (NULL keeps it) */
+static const igraph_account_status_e reauth = IGRAPH_ACCOUNT_NEEDS_REAUTH;
 
 /* ---- log capture: errors counted, nothing secret may ever reach the log ------------------- */
 
@@ -50,7 +52,7 @@ static igraph_account_t *make_ig(apr_pool_t *p, const char *owner, const char *i
 {
     igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
 
-    a->login = "instagram";
+    a->login = IGRAPH_LOGIN_INSTAGRAM;
     a->owner = owner;
     a->ig_user_id = ig_user_id;
     a->username = apr_pstrcat(p, "ig_", ig_user_id, NULL);
@@ -66,7 +68,7 @@ static igraph_account_t *make_fb(apr_pool_t *p, const char *owner, apr_int64_t i
 {
     igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
 
-    a->login = "facebook";
+    a->login = IGRAPH_LOGIN_FACEBOOK;
     a->owner = owner;
     a->ig_user_id = "17841400000000001";
     a->username = "acme.bakery";
@@ -99,28 +101,30 @@ static void test_decide(void **state)
 {
     const apr_int64_t now = 1800000000, win = 10 * DAY;
     static const struct {
-        const char *login;
+        igraph_login_e login;
         apr_int64_t issued_ago, expires_in; /* relative to now; expires_in 0 = "0" stored */
         int force;
         igraph_refresh_e want;
     } cases[] = {
         /* Instagram */
-        {"instagram", 50 * DAY, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
-        {"instagram", 50 * DAY, 10 * DAY, 0, IGRAPH_REFRESH_NOW}, /* exactly at the window */
-        {"instagram", 40 * DAY, 10 * DAY + 1, 0, IGRAPH_REFRESH_SKIP},
-        {"instagram", 1 * DAY, 59 * DAY, 0, IGRAPH_REFRESH_SKIP},
-        {"instagram", 1 * DAY, 59 * DAY, 1, IGRAPH_REFRESH_NOW}, /* force ignores the window */
-        {"instagram", DAY - 1, 5 * DAY, 0, IGRAPH_REFRESH_TOO_YOUNG},
-        {"instagram", DAY - 1, 59 * DAY, 1, IGRAPH_REFRESH_TOO_YOUNG},
-        {"instagram", 3600, 1 * DAY, 0, IGRAPH_REFRESH_TOO_YOUNG},
-        {"instagram", 61 * DAY, -1, 0, IGRAPH_REFRESH_EXPIRED},
-        {"instagram", 60 * DAY, 0 + 0, 0, IGRAPH_REFRESH_SKIP}, /* expires_at 0 below */
+        {IGRAPH_LOGIN_INSTAGRAM, 50 * DAY, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
+        {IGRAPH_LOGIN_INSTAGRAM, 50 * DAY, 10 * DAY, 0,
+         IGRAPH_REFRESH_NOW}, /* exactly at the window */
+        {IGRAPH_LOGIN_INSTAGRAM, 40 * DAY, 10 * DAY + 1, 0, IGRAPH_REFRESH_SKIP},
+        {IGRAPH_LOGIN_INSTAGRAM, 1 * DAY, 59 * DAY, 0, IGRAPH_REFRESH_SKIP},
+        {IGRAPH_LOGIN_INSTAGRAM, 1 * DAY, 59 * DAY, 1,
+         IGRAPH_REFRESH_NOW}, /* force ignores the window */
+        {IGRAPH_LOGIN_INSTAGRAM, DAY - 1, 5 * DAY, 0, IGRAPH_REFRESH_TOO_YOUNG},
+        {IGRAPH_LOGIN_INSTAGRAM, DAY - 1, 59 * DAY, 1, IGRAPH_REFRESH_TOO_YOUNG},
+        {IGRAPH_LOGIN_INSTAGRAM, 3600, 1 * DAY, 0, IGRAPH_REFRESH_TOO_YOUNG},
+        {IGRAPH_LOGIN_INSTAGRAM, 61 * DAY, -1, 0, IGRAPH_REFRESH_EXPIRED},
+        {IGRAPH_LOGIN_INSTAGRAM, 60 * DAY, 0 + 0, 0, IGRAPH_REFRESH_SKIP}, /* expires_at 0 below */
         /* Facebook: no 24 h rule */
-        {"facebook", 3600, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
-        {"facebook", 0, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
-        {"facebook", 3600, 30 * DAY, 0, IGRAPH_REFRESH_SKIP},
-        {"facebook", 3600, 30 * DAY, 1, IGRAPH_REFRESH_NOW},
-        {"facebook", 70 * DAY, -100, 1, IGRAPH_REFRESH_EXPIRED},
+        {IGRAPH_LOGIN_FACEBOOK, 3600, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
+        {IGRAPH_LOGIN_FACEBOOK, 0, 5 * DAY, 0, IGRAPH_REFRESH_NOW},
+        {IGRAPH_LOGIN_FACEBOOK, 3600, 30 * DAY, 0, IGRAPH_REFRESH_SKIP},
+        {IGRAPH_LOGIN_FACEBOOK, 3600, 30 * DAY, 1, IGRAPH_REFRESH_NOW},
+        {IGRAPH_LOGIN_FACEBOOK, 70 * DAY, -100, 1, IGRAPH_REFRESH_EXPIRED},
     };
     apr_size_t i;
 
@@ -140,13 +144,13 @@ static void test_decide(void **state)
     {
         igraph_account_t a = {0};
 
-        a.login = "instagram";
+        a.login = IGRAPH_LOGIN_INSTAGRAM;
         a.token_issued_at = now - 30 * DAY;
         a.token_expires_at = now;
         assert_int_equal(igraph_refresh_decide(&a, now, win, 0), IGRAPH_REFRESH_EXPIRED);
         a.token_expires_at = 0;
         assert_int_equal(igraph_refresh_decide(&a, now, win, 1), IGRAPH_REFRESH_SKIP);
-        a.login = "facebook";
+        a.login = IGRAPH_LOGIN_FACEBOOK;
         assert_int_equal(igraph_refresh_decide(&a, now, win, 1), IGRAPH_REFRESH_SKIP);
         assert_int_equal(igraph_refresh_decide(NULL, now, win, 1), IGRAPH_REFRESH_SKIP);
     }
@@ -258,7 +262,7 @@ static void test_migrate_v1(void **state)
     assert_int_equal(list->nelts, 1);
     a = APR_ARRAY_IDX(list, 0, igraph_account_t *);
     assert_string_equal(a->username, "v1user");
-    assert_string_equal(a->status, "needs_reauth");
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_string_equal(a->last_error, "old error");
     assert_int_equal(a->token_expires_at, 1900000000);
     assert_int_equal(a->next_refresh_at, 0);
@@ -382,9 +386,9 @@ static void test_accounts_due(void **state)
             igraph_store_account_upsert(&f->db, f->pool, &test_key, all[i], "IGAAt", NULL),
             APR_SUCCESS);
     }
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "bob", a4->id, "needs_reauth", "x"),
-        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "bob", a4->id,
+                                                     IGRAPH_ACCOUNT_NEEDS_REAUTH, "x"),
+                     APR_SUCCESS);
     assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a5->id, NULL,
                                                          "transport: timeout", now + 3600),
                      APR_SUCCESS);
@@ -481,7 +485,7 @@ static void test_tokens_update(void **state)
     assert_null(got->last_error);
     assert_string_equal(got->username, "renamed");
     assert_string_equal(got->name, "Acme Bakery");
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
 
     /* same issue time is not older: accepted (both tokens are current) */
     assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got, NULL,
@@ -491,21 +495,21 @@ static void test_tokens_update(void **state)
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage2");
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJuser3");
 
-    /* a working token lifts needs_reauth, but never "disabled" */
-    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, "needs_reauth",
-                                                         "reauth: expired", 0),
-                     APR_SUCCESS);
+    /* a working token lifts needs_reauth, but never disabled */
+    assert_int_equal(
+        igraph_store_account_refresh_failed(&f->db, f->pool, a->id, &reauth, "reauth: expired", 0),
+        APR_SUCCESS);
     assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
                                                         "EAAJpage4", NULL, 1800000002, 1700000200),
                      APR_SUCCESS);
-    assert_string_equal(stored(f, a->id)->status, "active");
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "alice", a->id, "disabled", NULL),
-        APR_SUCCESS);
+    assert_int_equal(stored(f, a->id)->status, IGRAPH_ACCOUNT_ACTIVE);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_SUCCESS);
     assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
                                                         "EAAJpage5", NULL, 1800000003, 1700000300),
                      APR_SUCCESS);
-    assert_string_equal(stored(f, a->id)->status, "disabled");
+    assert_int_equal(stored(f, a->id)->status, IGRAPH_ACCOUNT_DISABLED);
 
     /* gone */
     upd.id = a->id + 99;
@@ -532,16 +536,16 @@ static void test_refresh_failed(void **state)
     assert_int_equal(got->refresh_failures, 2);
     assert_int_equal(got->next_refresh_at, 1700000300);
     assert_string_equal(got->last_error, "second");
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAx");
 
-    assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, "needs_reauth",
-                                                         "reauth: gone", 0),
-                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_account_refresh_failed(&f->db, f->pool, a->id, &reauth, "reauth: gone", 0),
+        APR_SUCCESS);
     got = stored(f, a->id);
     assert_int_equal(got->refresh_failures, 3);
     assert_int_equal(got->next_refresh_at, 0);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
 
     /* a new login resets the counters */
     a = make_ig(f->pool, "alice", "111", 1700001000, 1706000000);
@@ -550,7 +554,7 @@ static void test_refresh_failed(void **state)
     got = stored(f, a->id);
     assert_int_equal(got->refresh_failures, 0);
     assert_int_equal(got->next_refresh_at, 0);
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
 
     assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id + 5, NULL, "x", 0),
                      APR_NOTFOUND);
@@ -641,7 +645,7 @@ static void test_refresh_ig_success(void **state)
     assert_int_equal(got->refresh_failures, 0);
     assert_int_equal(got->next_refresh_at, 0);
     assert_null(got->last_error);
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_string_equal(got->username, a->username);
     assert_non_null(strstr(test_log_buf, "IG0501:"));
     assert_logs_clean();
@@ -696,7 +700,7 @@ static void test_refresh_ig_reauth(void **state)
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_REAUTH);
     test_server_stop(&s);
     got = stored(f, a->id);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_non_null(got->last_error);
     assert_string_equal(detail, got->last_error);
     assert_non_null(strstr(got->last_error, "reauth"));
@@ -736,7 +740,7 @@ static void test_refresh_ig_server_error(void **state)
 
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_RETRY);
     got = stored(f, a->id);
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_int_equal(got->refresh_failures, 1);
     /* first retry: base 60 with jitter in [0.5, 1.5) */
     assert_true(got->next_refresh_at >= ctx.now + 30);
@@ -847,7 +851,7 @@ static void test_refresh_fb_success(void **state)
     assert_string_equal(got->username, "acme.bakery.new");
     assert_string_equal(got->name, "Acme Bakery");
     assert_string_equal(got->page_name, "Acme Bakery Page");
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_logs_clean();
     assert_int_equal(test_log_errors, 0);
 }
@@ -878,7 +882,7 @@ static void test_refresh_fb_page_missing(void **state)
 
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, a, &detail), IGRAPH_REFRESH_REAUTH);
     got = stored(f, a->id);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_string_equal(got->last_error,
                         "the Facebook Page Acme Bakery Page is no longer accessible with this "
                         "login");
@@ -950,7 +954,7 @@ static void test_refresh_offline(void **state)
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
                      IGRAPH_REFRESH_REAUTH);
     got = stored(f, a->id);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_string_equal(got->last_error,
                         "token expired on 2027-01-15T08:00:00Z; reconnect the account");
     assert_string_equal(detail, got->last_error);
@@ -980,7 +984,7 @@ static void test_refresh_offline(void **state)
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
                      IGRAPH_REFRESH_REAUTH);
     got = stored(f, a->id);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_non_null(strstr(got->last_error, "no user token stored"));
 
     /* a token sealed under another key (key file replaced) */
@@ -990,7 +994,7 @@ static void test_refresh_offline(void **state)
     assert_int_equal(igraph_refresh_account(&ctx, f->pool, stored(f, a->id), &detail),
                      IGRAPH_REFRESH_REAUTH);
     got = stored(f, a->id);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_non_null(strstr(got->last_error, "stored token unreadable"));
     assert_int_equal(got->next_refresh_at, 0);
 

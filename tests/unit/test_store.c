@@ -41,7 +41,7 @@ static igraph_account_t *make_account(apr_pool_t *p, const char *owner, const ch
 {
     igraph_account_t *a = apr_pcalloc(p, sizeof(*a));
 
-    a->login = "facebook";
+    a->login = IGRAPH_LOGIN_FACEBOOK;
     a->owner = owner;
     a->ig_user_id = ig_user_id;
     a->username = username;
@@ -121,13 +121,13 @@ static void test_upsert_insert_update(void **state)
     assert_string_equal(a->platform, "meta_ig");
     id = a->id;
 
-    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", id, "needs_reauth",
-                                                     "token expired"),
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", id,
+                                                     IGRAPH_ACCOUNT_NEEDS_REAUTH, "token expired"),
                      APR_SUCCESS);
 
     /* same (owner, platform, ig_user_id): update in place; NULL fields stay NULL */
     b = make_account(f->pool, "alice", "17841400000000001", "second_name");
-    b->login = "instagram";
+    b->login = IGRAPH_LOGIN_INSTAGRAM;
     b->name = NULL;
     b->page_id = NULL;
     b->page_name = NULL;
@@ -141,7 +141,7 @@ static void test_upsert_insert_update(void **state)
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", id, &got), APR_SUCCESS);
     assert_int_equal(got->id, id);
     assert_string_equal(got->platform, "meta_ig");
-    assert_string_equal(got->login, "instagram");
+    assert_int_equal(got->login, IGRAPH_LOGIN_INSTAGRAM);
     assert_string_equal(got->ig_user_id, "17841400000000001");
     assert_string_equal(got->owner, "alice");
     assert_string_equal(got->username, "second_name");
@@ -151,7 +151,7 @@ static void test_upsert_insert_update(void **state)
     assert_string_equal(got->picture_url, "https://example.com/p.jpg");
     assert_string_equal(got->app_user_id, "998877");
     assert_string_equal(got->scopes, "instagram_business_basic");
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_null(got->last_error);
     assert_int_equal(got->token_expires_at, 1950000000);
     assert_int_equal(got->token_issued_at, 1700000000);
@@ -210,12 +210,12 @@ static void test_owner_isolation(void **state)
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "bob", b1->id, &got), APR_SUCCESS);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", 987654, &got),
                      APR_NOTFOUND);
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "alice", b1->id, "disabled", NULL),
-        APR_NOTFOUND);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", b1->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_NOTFOUND);
     assert_int_equal(igraph_store_account_delete(&f->db, f->pool, "alice", b1->id), APR_NOTFOUND);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "bob", b1->id, &got), APR_SUCCESS);
-    assert_string_equal(got->status, "active");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
     assert_int_equal(test_log_errors, 0);
 }
 
@@ -228,26 +228,119 @@ static void test_set_status_delete(void **state)
     assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", "u"),
                      APR_SUCCESS);
     assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
-                                                     "needs_reauth", "Error validating token"),
+                                                     IGRAPH_ACCOUNT_NEEDS_REAUTH,
+                                                     "Error validating token"),
                      APR_SUCCESS);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
-    assert_string_equal(got->status, "needs_reauth");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_string_equal(got->last_error, "Error validating token");
 
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "alice", a->id, "disabled", NULL),
-        APR_SUCCESS);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_SUCCESS);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
-    assert_string_equal(got->status, "disabled");
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_DISABLED);
     assert_null(got->last_error);
 
     assert_int_equal(igraph_store_account_delete(&f->db, f->pool, "alice", a->id), APR_SUCCESS);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_NOTFOUND);
     assert_int_equal(igraph_store_account_delete(&f->db, f->pool, "alice", a->id), APR_NOTFOUND);
-    assert_int_equal(
-        igraph_store_account_set_status(&f->db, f->pool, "alice", a->id, "active", NULL),
-        APR_NOTFOUND);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_NOTFOUND);
     assert_int_equal(test_log_errors, 0);
+}
+
+/* The text forms, each one table: names round-trip, anything else is refused. */
+static void test_account_names(void **state)
+{
+    static const char *const logins[] = {"facebook", "instagram"};
+    static const char *const statuses[] = {"active", "needs_reauth", "disabled"};
+    igraph_account_status_e st = IGRAPH_ACCOUNT_DISABLED;
+    igraph_login_e l = IGRAPH_LOGIN_INSTAGRAM;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(igraph_login_parse(logins[i], &l), APR_SUCCESS);
+        assert_int_equal(l, i);
+        assert_string_equal(igraph_login_name(l), logins[i]);
+    }
+    assert_int_equal(IGRAPH_LOGIN_FACEBOOK, 0);
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(igraph_account_status_parse(statuses[i], &st), APR_SUCCESS);
+        assert_int_equal(st, i);
+        assert_string_equal(igraph_account_status_name(st), statuses[i]);
+    }
+    assert_int_equal(IGRAPH_ACCOUNT_ACTIVE, 0);
+    assert_string_equal(igraph_login_name((igraph_login_e)2), "unknown");
+    assert_string_equal(igraph_login_name((igraph_login_e)-1), "unknown");
+    assert_string_equal(igraph_account_status_name((igraph_account_status_e)3), "unknown");
+    assert_string_equal(igraph_account_status_name((igraph_account_status_e)-1), "unknown");
+    /* exact names only; *out untouched on failure */
+    l = IGRAPH_LOGIN_INSTAGRAM;
+    assert_int_equal(igraph_login_parse("Facebook", &l), APR_EINVAL);
+    assert_int_equal(igraph_login_parse("facebook ", &l), APR_EINVAL);
+    assert_int_equal(igraph_login_parse("", &l), APR_EINVAL);
+    assert_int_equal(igraph_login_parse("unknown", &l), APR_EINVAL);
+    assert_int_equal(igraph_login_parse(NULL, &l), APR_EINVAL);
+    assert_int_equal(l, IGRAPH_LOGIN_INSTAGRAM);
+    st = IGRAPH_ACCOUNT_DISABLED;
+    assert_int_equal(igraph_account_status_parse("ACTIVE", &st), APR_EINVAL);
+    assert_int_equal(igraph_account_status_parse("needs-reauth", &st), APR_EINVAL);
+    assert_int_equal(igraph_account_status_parse("unknown", &st), APR_EINVAL);
+    assert_int_equal(igraph_account_status_parse(NULL, &st), APR_EINVAL);
+    assert_int_equal(st, IGRAPH_ACCOUNT_DISABLED);
+}
+
+/* Texts the store does not know in an account row: that row cannot be read (logged with its id)
+ * instead of being guessed at, and reads again once it is repaired. */
+static void test_account_unknown_names(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a = make_account(f->pool, "alice", "556", "u");
+    igraph_account_t *got = NULL;
+    apr_array_header_t *list;
+    const char *sql;
+
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", NULL),
+                     APR_SUCCESS);
+    test_db_exec(&f->db, "UPDATE accounts SET status = 'suspended'");
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_EGENERAL);
+    assert_null(got);
+    assert_int_equal(test_log_errors, 1);
+    assert_non_null(strstr(test_log_buf, apr_psprintf(f->pool,
+                                                      "IG0314: store: account %" APR_INT64_T_FMT
+                                                      ": unknown status 'suspended'",
+                                                      a->id)));
+    assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_EGENERAL);
+    assert_int_equal(igraph_store_account_get_any(&f->db, f->pool, a->id, &got), APR_EGENERAL);
+
+    test_db_exec(&f->db, "UPDATE accounts SET status = 'active', login = 'Instagram'");
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_EGENERAL);
+    assert_non_null(strstr(test_log_buf, "unknown login 'Instagram'"));
+
+    test_db_exec(&f->db, "UPDATE accounts SET login = 'instagram'");
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
+    assert_int_equal(got->login, IGRAPH_LOGIN_INSTAGRAM);
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_ACTIVE);
+
+    /* and the store never writes a value outside the enums */
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
+                                                     (igraph_account_status_e)3, NULL),
+                     APR_EINVAL);
+    {
+        igraph_account_status_e bad = (igraph_account_status_e)-1;
+        assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a->id, &bad, "x", 0),
+                         APR_EINVAL);
+    }
+    a->login = (igraph_login_e)2;
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "t", NULL),
+                     APR_EINVAL);
+    assert_int_equal(
+        igraph_store_state_put(&f->db, f->pool, "h", "alice", (igraph_login_e)2, igraph_now() + 60),
+        APR_EINVAL);
+    sql = "SELECT login || '/' || status FROM accounts";
+    assert_string_equal(test_db_value(&f->db, f->pool, sql), "instagram/active");
 }
 
 static void test_tokens_at_rest(void **state)
@@ -342,34 +435,36 @@ static void test_state_single_use(void **state)
 {
     fixture_t *f = *state;
     apr_int64_t now = igraph_now();
-    const char *login = NULL;
+    igraph_login_e login = IGRAPH_LOGIN_INSTAGRAM;
 
     assert_int_equal(
-        igraph_store_state_put(&f->db, f->pool, "hash1", "alice", "facebook", now + 300),
+        igraph_store_state_put(&f->db, f->pool, "hash1", "alice", IGRAPH_LOGIN_FACEBOOK, now + 300),
         APR_SUCCESS);
     /* another owner can neither take nor burn it */
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "hash1", "bob", now, &login),
                      APR_NOTFOUND);
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "hash1", "alice", now, &login),
                      APR_SUCCESS);
-    assert_string_equal(login, "facebook");
-    login = NULL;
+    assert_int_equal(login, IGRAPH_LOGIN_FACEBOOK);
+    login = IGRAPH_LOGIN_INSTAGRAM;
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "hash1", "alice", now, &login),
                      APR_NOTFOUND);
-    assert_null(login);
+    assert_int_equal(login, IGRAPH_LOGIN_INSTAGRAM); /* untouched */
+    login = IGRAPH_LOGIN_FACEBOOK;
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "nosuch", "alice", now, &login),
                      APR_NOTFOUND);
 
     /* expired (as seen by the caller's clock) */
-    assert_int_equal(igraph_store_state_put(&f->db, f->pool, "hash2", "", "instagram", now + 300),
-                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_state_put(&f->db, f->pool, "hash2", "", IGRAPH_LOGIN_INSTAGRAM, now + 300),
+        APR_SUCCESS);
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "hash2", "", now + 301, &login),
                      APR_NOTFOUND);
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "hash2", "", now + 300, &login),
                      APR_NOTFOUND);
     assert_int_equal(igraph_store_state_take(&f->db, f->pool, "hash2", "", now + 299, &login),
                      APR_SUCCESS);
-    assert_string_equal(login, "instagram");
+    assert_int_equal(login, IGRAPH_LOGIN_INSTAGRAM);
 
     /* put purges rows that have already expired */
     test_db_exec(&f->db,
@@ -381,13 +476,29 @@ static void test_state_single_use(void **state)
                                    "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'old'"),
                      1);
     assert_int_equal(
-        igraph_store_state_put(&f->db, f->pool, "hash3", "alice", "facebook", now + 300),
+        igraph_store_state_put(&f->db, f->pool, "hash3", "alice", IGRAPH_LOGIN_FACEBOOK, now + 300),
         APR_SUCCESS);
     assert_int_equal(test_db_count(&f->db, f->pool,
                                    "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'old'"),
                      0);
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 1);
     assert_int_equal(test_log_errors, 0);
+
+    /* a row whose login is not one we know is used up and refused (logged), never guessed */
+    test_db_exec(&f->db, apr_psprintf(f->pool,
+                                      "INSERT INTO oauth_states VALUES ('odd', 'alice', 'myspace', "
+                                      "%ld, %ld)",
+                                      (long)now, (long)(now + 300)));
+    login = IGRAPH_LOGIN_INSTAGRAM;
+    assert_int_equal(igraph_store_state_take(&f->db, f->pool, "odd", "alice", now, &login),
+                     APR_EGENERAL);
+    assert_int_equal(login, IGRAPH_LOGIN_INSTAGRAM);
+    assert_int_equal(test_log_errors, 1);
+    assert_non_null(
+        strstr(test_log_buf, "IG0315: store: OAuth state with unknown login 'myspace'"));
+    assert_int_equal(test_db_count(&f->db, f->pool,
+                                   "SELECT COUNT(*) FROM oauth_states WHERE state_hash = 'odd'"),
+                     0);
 }
 
 static void test_pending(void **state)
@@ -498,12 +609,12 @@ static void test_second_connection(void **state)
     assert_int_equal(b->id, a->id);
     assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
     assert_string_equal(got->username, "two");
-    assert_int_equal(
-        igraph_store_state_put(&f->db, f->pool, "h", "alice", "facebook", igraph_now() + 60),
-        APR_SUCCESS);
-    assert_int_equal(igraph_store_state_take(&db2, f->pool, "h", "alice", igraph_now(), &applied),
+    assert_int_equal(igraph_store_state_put(&f->db, f->pool, "h", "alice", IGRAPH_LOGIN_FACEBOOK,
+                                            igraph_now() + 60),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_state_take(&f->db, f->pool, "h", "alice", igraph_now(), &applied),
+    assert_int_equal(igraph_store_state_take(&db2, f->pool, "h", "alice", igraph_now(), NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_state_take(&f->db, f->pool, "h", "alice", igraph_now(), NULL),
                      APR_NOTFOUND);
     test_db_close(&db2);
     assert_int_equal(test_log_errors, 0);
@@ -629,7 +740,7 @@ static void test_concurrent_migration(void **state)
             ok = apr_dbd_open_ex(test_dbd_driver, cp, f->path, &db.handle, &err) == APR_SUCCESS &&
                  igraph_store_ready(&db, cp) == APR_SUCCESS &&
                  igraph_store_state_put(&db, cp, apr_psprintf(cp, "h%d", (int)getpid()), "o",
-                                        "facebook", igraph_now() + 60) == APR_SUCCESS;
+                                        IGRAPH_LOGIN_FACEBOOK, igraph_now() + 60) == APR_SUCCESS;
             if (db.handle) {
                 apr_dbd_close(test_dbd_driver, db.handle);
             }
@@ -668,6 +779,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert_insert_update, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_owner_isolation, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_set_status_delete, test_db_setup, test_db_teardown),
+        cmocka_unit_test(test_account_names),
+        cmocka_unit_test_setup_teardown(test_account_unknown_names, test_db_setup,
+                                        test_db_teardown),
         cmocka_unit_test_setup_teardown(test_tokens_at_rest, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_token_tamper, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_state_single_use, test_db_setup, test_db_teardown),

@@ -1,0 +1,71 @@
+/* igraph_account.c: text forms of igraph_login_e and igraph_account_status_e (one table each,
+ * indexed by the enum; see igraph_account.h). */
+#include <string.h>
+
+#include "igraph_account.h"
+
+#define IGRAPH_NELTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const igraph_login_names[] = {
+    [IGRAPH_LOGIN_FACEBOOK] = "facebook",
+    [IGRAPH_LOGIN_INSTAGRAM] = "instagram",
+};
+
+static const char *const igraph_account_status_names[] = {
+    [IGRAPH_ACCOUNT_ACTIVE] = "active",
+    [IGRAPH_ACCOUNT_NEEDS_REAUTH] = "needs_reauth",
+    [IGRAPH_ACCOUNT_DISABLED] = "disabled",
+};
+
+/* The entry for v, or "unknown" outside the table. */
+static const char *igraph_name_of(const char *const *names, unsigned n, int v)
+{
+    return (v < 0 || (unsigned)v >= n) ? "unknown" : names[v];
+}
+
+/* The index of s in names, or -1. */
+static int igraph_index_of(const char *const *names, unsigned n, const char *s)
+{
+    unsigned i;
+
+    for (i = 0; s && i < n; i++) {
+        if (!strcmp(s, names[i])) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+const char *igraph_login_name(igraph_login_e l)
+{
+    return igraph_name_of(igraph_login_names, IGRAPH_NELTS(igraph_login_names), (int)l);
+}
+
+apr_status_t igraph_login_parse(const char *s, igraph_login_e *out)
+{
+    int i = igraph_index_of(igraph_login_names, IGRAPH_NELTS(igraph_login_names), s);
+
+    if (i < 0) {
+        return APR_EINVAL;
+    }
+    *out = (igraph_login_e)i;
+    return APR_SUCCESS;
+}
+
+const char *igraph_account_status_name(igraph_account_status_e s)
+{
+    return igraph_name_of(igraph_account_status_names, IGRAPH_NELTS(igraph_account_status_names),
+                          (int)s);
+}
+
+apr_status_t igraph_account_status_parse(const char *s, igraph_account_status_e *out)
+{
+    int i =
+        igraph_index_of(igraph_account_status_names, IGRAPH_NELTS(igraph_account_status_names), s);
+
+    if (i < 0) {
+        return APR_EINVAL;
+    }
+    *out = (igraph_account_status_e)i;
+    return APR_SUCCESS;
+}
