@@ -37,10 +37,11 @@ import flows  # noqa: E402
 PUBLISH_LUA = r"""
 local run = "@RUN@"
 local n = 0
-local tag = 0
+threads = 0
+tag = 0          -- a global: setup() sets it in each thread's own Lua state
 function setup(thread)
-  tag = tag + 1
-  thread:set("tag", tag)
+  threads = threads + 1
+  thread:set("tag", threads)
 end
 function request()
   n = n + 1

@@ -504,3 +504,26 @@ char *igraph_json_dump(apr_pool_t *p, const igraph_json_t *j)
     igraph_wipe_on_clear(p, buf, need); /* e.g. the sealed-to-be Page tokens of a connect */
     return buf;
 }
+
+typedef struct json_out {
+    igraph_json_out_fn *out;
+    void *baton;
+} json_out;
+
+static int json_out_piece(const char *buf, size_t len, void *data)
+{
+    json_out *o = data;
+    return o->out(buf, (apr_size_t)len, o->baton) ? -1 : 0;
+}
+
+apr_status_t igraph_json_write(const igraph_json_t *j, igraph_json_out_fn *out, void *baton)
+{
+    json_out o = {out, baton};
+
+    if (!j || !j->j) {
+        return APR_EINVAL;
+    }
+    return json_dump_callback(j->j, json_out_piece, &o, JSON_COMPACT | JSON_ENCODE_ANY) == 0
+               ? APR_SUCCESS
+               : APR_EGENERAL;
+}

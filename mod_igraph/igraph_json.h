@@ -63,5 +63,9 @@ void igraph_json_appends(igraph_json_t *arr, const char *val);
 
 /* Compact serialisation (keys in insertion order), allocated from p. */
 char *igraph_json_dump(apr_pool_t *p, const igraph_json_t *j);
+/* Writes the compact JSON text of j through out (called with consecutive pieces, never a NUL;
+ * returns 0 to go on), in one pass and without a copy: for answers that hold no secret. */
+typedef int igraph_json_out_fn(const char *buf, apr_size_t len, void *baton);
+apr_status_t igraph_json_write(const igraph_json_t *j, igraph_json_out_fn *out, void *baton);
 
 #endif

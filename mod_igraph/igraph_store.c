@@ -174,6 +174,13 @@ static const char *const igraph_schema_v4[] = {
     NULL,
 };
 
+/* Indexes that let the hottest reads go without a sort: an owner's accounts oldest first (the
+ * accounts page and API, the publish account pick). */
+static const char *const igraph_schema_v5[] = {
+    "CREATE INDEX IF NOT EXISTS accounts_owner_created ON accounts (owner, created_at, id)",
+    NULL,
+};
+
 typedef struct igraph_migration_t {
     int version;
     const char *const *statements; /* NULL-terminated */
@@ -186,6 +193,7 @@ static const igraph_migration_t igraph_migrations[] = {
     {2, igraph_schema_v2},
     {3, igraph_schema_v3},
     {4, igraph_schema_v4},
+    {5, igraph_schema_v5},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5
@@ -687,6 +695,42 @@ static apr_status_t igraph_stmt_get(igraph_db_t *db, apr_pool_t *p, igraph_stmt_
 
 #define IGRAPH_NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* The write gate (see igraph_write_gate_t), re-entrant per view. */
+apr_status_t igraph_store_gate_enter(igraph_db_t *db)
+{
+    apr_status_t rv;
+
+    if (!db->gate) {
+        return APR_SUCCESS;
+    }
+    if (db->gate_depth == 0 && (rv = db->gate->enter(db->gate->baton)) != APR_SUCCESS) {
+        return rv;
+    }
+    db->gate_depth++;
+    return APR_SUCCESS;
+}
+
+void igraph_store_gate_leave(igraph_db_t *db)
+{
+    if (db->gate && db->gate_depth > 0 && --db->gate_depth == 0) {
+        db->gate->leave(db->gate->baton);
+    }
+}
+
+/* For one write: 1 when the gate was entered (leave it with igraph_gate_leave). A gate that
+ * cannot be entered lets the write go on unqueued (SQLite's busy handler still protects it). */
+static int igraph_gate_enter(igraph_db_t *db)
+{
+    return db->gate && igraph_store_gate_enter(db) == APR_SUCCESS;
+}
+
+static void igraph_gate_leave(igraph_db_t *db, int entered)
+{
+    if (entered) {
+        igraph_store_gate_leave(db);
+    }
+}
+
 /* Runs a labelled statement that returns no rows; *nrows = rows affected. */
 static apr_status_t igraph_store_query(igraph_db_t *db, apr_pool_t *p, igraph_stmt_e st, int *nrows,
                                        const char **args, int nargs)
@@ -695,10 +739,14 @@ static apr_status_t igraph_store_query(igraph_db_t *db, apr_pool_t *p, igraph_st
     apr_status_t rv;
     int n = 0, dbrv;
 
+    int gated;
+
     if ((rv = igraph_stmt_get(db, p, st, nargs, &stmt)) != APR_SUCCESS) {
         return rv;
     }
+    gated = igraph_gate_enter(db);
     dbrv = apr_dbd_pquery(db->driver, p, db->handle, &n, stmt, nargs, args);
+    igraph_gate_leave(db, gated);
     if (dbrv != 0) {
         return igraph_store_fail(db, p, igraph_stmts[st].label, dbrv);
     }
@@ -717,11 +765,18 @@ static apr_status_t igraph_store_select(igraph_db_t *db, apr_pool_t *p, igraph_s
     apr_status_t rv;
     int dbrv;
 
+    int gated = 0;
+
     if ((rv = igraph_stmt_get(db, p, st, nargs, &stmt)) != APR_SUCCESS) {
         return rv;
     }
     *res = NULL;
+    /* INSERT ... RETURNING writes too (sequential results are read in full by pselect) */
+    if (strncmp(igraph_stmts[st].sql, "SELECT", 6) != 0) {
+        gated = igraph_gate_enter(db);
+    }
     dbrv = apr_dbd_pselect(db->driver, p, db->handle, res, stmt, 0, nargs, args);
+    igraph_gate_leave(db, gated);
     if (dbrv != 0) {
         return igraph_store_fail(db, p, igraph_stmts[st].label, dbrv);
     }
@@ -980,7 +1035,9 @@ static apr_status_t igraph_migrate(igraph_db_t *db, apr_pool_t *p)
      * "database schema has changed"; pg: the lock prevents catalog races, the retry covers
      * the rest. */
     for (tries = 1; tries <= IGRAPH_MIGRATE_TRIES; tries++) {
+        int gated = igraph_gate_enter(db);
         rv = igraph_migrate_once(db, p, d, &what, &applied);
+        igraph_gate_leave(db, gated);
         if (rv == 0) {
             if (applied) {
                 igraph_log(IGRAPH_LOG_NOTICE, "IG0305: store: schema migrated to version %d",
@@ -2130,8 +2187,13 @@ static apr_status_t igraph_store_begin(igraph_db_t *db, apr_pool_t *p)
     if (!d) {
         return APR_ENOTIMPL;
     }
+    /* held until igraph_store_end (a gate that cannot be entered is not left there either) */
+    if (db->gate && igraph_store_gate_enter(db) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
     dbrv = apr_dbd_query(db->driver, db->handle, &nrows, d->begin);
     if (dbrv != 0) {
+        igraph_store_gate_leave(db);
         return igraph_store_fail(db, p, d->begin, dbrv);
     }
     return APR_SUCCESS;
@@ -2143,12 +2205,48 @@ static apr_status_t igraph_store_end(igraph_db_t *db, apr_pool_t *p, apr_status_
 
     if (rv == APR_SUCCESS) {
         dbrv = apr_dbd_query(db->driver, db->handle, &nrows, "COMMIT");
-        if (dbrv == 0) {
-            return APR_SUCCESS;
+        if (dbrv != 0) {
+            rv = igraph_store_fail(db, p, "COMMIT", dbrv);
         }
-        rv = igraph_store_fail(db, p, "COMMIT", dbrv);
     }
-    apr_dbd_query(db->driver, db->handle, &nrows, "ROLLBACK");
+    if (rv != APR_SUCCESS) {
+        apr_dbd_query(db->driver, db->handle, &nrows, "ROLLBACK");
+    }
+    igraph_store_gate_leave(db);
+    return rv;
+}
+
+apr_status_t igraph_store_jobs_insert(igraph_db_t *db, apr_pool_t *p, igraph_job_insert_t **items,
+                                      int n)
+{
+    apr_status_t rv;
+    int i;
+
+    if (n == 1) {
+        /* nothing to share: one autocommit statement is one commit too */
+        items[0]->rv = igraph_store_job_insert(db, p, items[0]->job, items[0]->idempotency_key,
+                                               items[0]->media_key);
+        return items[0]->rv == APR_EEXIST || items[0]->rv == APR_EINVAL ? APR_SUCCESS
+                                                                        : items[0]->rv;
+    }
+    /* statements are prepared (and the schema migrated) outside the transaction */
+    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS ||
+        (rv = igraph_store_begin(db, p)) != APR_SUCCESS) {
+        goto leave;
+    }
+    for (i = 0; i < n && rv == APR_SUCCESS; i++) {
+        items[i]->rv = igraph_store_job_insert(db, p, items[i]->job, items[i]->idempotency_key,
+                                               items[i]->media_key);
+        if (items[i]->rv != APR_SUCCESS && items[i]->rv != APR_EEXIST &&
+            items[i]->rv != APR_EINVAL) {
+            rv = items[i]->rv; /* the database failed: the whole group goes */
+        }
+    }
+    rv = igraph_store_end(db, p, rv);
+leave:
+    for (i = 0; rv != APR_SUCCESS && i < n; i++) {
+        items[i]->rv = rv;
+    }
     return rv;
 }
 

@@ -27,7 +27,18 @@
 #include "igraph_job.h"
 #include "igraph_meta.h"
 
-#define IGRAPH_SCHEMA_VERSION 4
+#define IGRAPH_SCHEMA_VERSION 5
+
+/* An optional gate every write passes (a statement that changes rows, or a whole transaction):
+ * enter() before, leave() after. The glue sets one for SQLite, so that writers from several
+ * processes queue on a lock of the glue's own instead of in SQLite's busy handler (which sleeps
+ * up to 100 ms at a time, and apr_dbd's sqlite3 driver keeps a process-wide mutex while it
+ * does). Re-entrant per view: a transaction holds it once for all its statements. */
+typedef struct igraph_write_gate_t {
+    apr_status_t (*enter)(void *baton);
+    void (*leave)(void *baton);
+    void *baton;
+} igraph_write_gate_t;
 
 /* Mirrors mod_dbd's ap_dbd_t (same members) so the glue can hand one in without the core
  * depending on mod_dbd.h; unit tests fill it from apr_dbd_open directly. */
@@ -36,7 +47,15 @@ typedef struct igraph_db_t {
     const apr_dbd_driver_t *driver;
     apr_hash_t *prepared;   /* per connection; the store adds its statements here */
     apr_pool_t *pool;       /* connection lifetime pool (statements are allocated from it) */
+    const igraph_write_gate_t *gate; /* NULL: none */
+    int gate_depth;         /* how many times this view holds the gate */
 } igraph_db_t;
+
+/* Holds db's write gate (if it has one) across several store calls, e.g. while a group of
+ * inserts is collected; the store's own writes inside do not wait for it again. APR_SUCCESS or
+ * the gate's error (then nothing is held). Every successful enter needs one leave. */
+apr_status_t igraph_store_gate_enter(igraph_db_t *db);
+void igraph_store_gate_leave(igraph_db_t *db);
 
 typedef struct igraph_account_t {
     apr_int64_t id;
@@ -176,6 +195,19 @@ apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p,
  * already has a job with that idempotency_key (nothing inserted). A NULL or "" key is no key. */
 apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
                                      const char *idempotency_key, const char *media_key);
+/* One job of a group insert: in job, idempotency_key, media_key as for igraph_store_job_insert();
+ * out rv, what igraph_store_job_insert() would have returned for it. */
+typedef struct igraph_job_insert_t {
+    const igraph_job_t *job;
+    const char *idempotency_key, *media_key;
+    apr_status_t rv;
+} igraph_job_insert_t;
+/* Inserts n jobs in one transaction: one commit (one fsync on SQLite) for all of them, the way
+ * concurrent accepts are made durable together. Each item gets its own rv (APR_SUCCESS,
+ * APR_EEXIST for a repeated idempotency key, APR_EINVAL); a database failure rolls the whole
+ * group back and gives every item that error, so nothing is reported stored that is not. */
+apr_status_t igraph_store_jobs_insert(igraph_db_t *db, apr_pool_t *p, igraph_job_insert_t **items,
+                                      int n);
 /* owner NULL: any owner (worker). APR_NOTFOUND when missing or another owner's. */
 apr_status_t igraph_store_job_get(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                   const char *id, igraph_job_t **out);

@@ -79,6 +79,9 @@ static int mig_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     igraph_log_set_sink(log_sink, s, module_log_level(s));
 
     mig_storage_check(s, ptemp);
+    if (mig_storage_post_config(pconf, s) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     mig_mount_check_redirects(ptemp, s);
     return mig_config_finish(pconf, ptemp, s);
 }
@@ -93,6 +96,7 @@ static void mig_child_init(apr_pool_t *pchild, server_rec *s)
     int wiping = 0;
 
     igraph_log_set_sink(log_sink, s, module_log_level(s));
+    mig_storage_child_init(pchild, s);
     if (igraph_http_global_init(&wiping) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "IG0005: curl_global_init failed");
         return; /* no background Graph work in this child: no worker either */
@@ -106,6 +110,11 @@ static void mig_child_init(apr_pool_t *pchild, server_rec *s)
     mig_worker_child_init(pchild, s);
 }
 
+static int mig_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    return mig_storage_pre_config(pconf);
+}
+
 static void mig_optional_fns(void)
 {
     mig_storage_optional_fns();
@@ -116,6 +125,7 @@ static void mig_register_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = {"mod_dbd.c", NULL};
 
+    ap_hook_pre_config(mig_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(mig_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(mig_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(mig_child_init, after_dbd, NULL, APR_HOOK_MIDDLE);

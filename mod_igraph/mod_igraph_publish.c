@@ -286,7 +286,7 @@ static int accept_job(mig_req *q, int seed, const igraph_publish_req_t *req,
     j->owner = q->owner;
     j->login = acct->login;
     j->ig_user_id = acct->ig_user_id;
-    rv = igraph_store_job_insert(db, p, j, req->idempotency_key, media_key);
+    rv = mig_storage_insert_job(db, p, j, req->idempotency_key, media_key);
     if (rv == APR_EEXIST && igraph_store_job_by_idempotency(db, p, q->owner,
                                                             req->idempotency_key,
                                                             &old) == APR_SUCCESS) {

@@ -13,13 +13,37 @@
 #include <apr_file_io.h>
 #include <http_request.h>
 #include <unixd.h>
+#include <util_mutex.h>
+#include <apr_global_mutex.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_cond.h>
 
 #include "mod_igraph_storage.h"
 #include "mod_igraph_config.h"
 
+#define WRITE_MUTEX "igraph-write"
+
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+
+/* SQLite's writers queue here, across all children (see igraph_write_gate_t). */
+static apr_global_mutex_t *write_mutex;
+static igraph_write_gate_t write_gate;
+
+/* Group commit: job inserts of this child waiting for the next transaction. */
+typedef struct pending_insert {
+    igraph_job_insert_t item;
+    int done;
+    struct pending_insert *next;
+} pending_insert;
+
+static struct {
+    apr_thread_mutex_t *mx;
+    apr_thread_cond_t *cv;
+    pending_insert *head, *tail;
+    int committing;
+} group;
 
 /* An own connection: the store's view first, so the store's pointer leads back to it. */
 typedef struct own_conn {
@@ -170,12 +194,63 @@ int mig_storage_configured(server_rec *s)
     return dbd_open && dbd_close && dbd_acquire && !mig_srv(s)->storage_problem;
 }
 
+static apr_status_t gate_enter(void *baton)
+{
+    return apr_global_mutex_lock(write_mutex);
+}
+
+static void gate_leave(void *baton)
+{
+    apr_global_mutex_unlock(write_mutex);
+}
+
+int mig_storage_pre_config(apr_pool_t *pconf)
+{
+    return ap_mutex_register(pconf, WRITE_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+int mig_storage_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    apr_status_t rv = ap_global_mutex_create(&write_mutex, NULL, WRITE_MUTEX, NULL, s, pconf, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "IG0018: cannot create the write mutex");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+void mig_storage_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    memset(&group, 0, sizeof(group));
+    if (apr_thread_mutex_create(&group.mx, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS ||
+        apr_thread_cond_create(&group.cv, pchild) != APR_SUCCESS) {
+        group.mx = NULL; /* no group commit: every insert commits on its own */
+    }
+    if (write_mutex) {
+        rv = apr_global_mutex_child_init(&write_mutex, apr_global_mutex_lockfile(write_mutex),
+                                         pchild);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0019: write mutex child init");
+            write_mutex = NULL;
+        }
+    }
+    write_gate.enter = gate_enter;
+    write_gate.leave = gate_leave;
+}
+
 static void view_of(igraph_db_t *db, const ap_dbd_t *d)
 {
+    memset(db, 0, sizeof(*db));
     db->handle = d->handle;
     db->driver = d->driver;
     db->prepared = d->prepared;
     db->pool = d->pool;
+    /* a SQLite file is shared by processes that must queue for it; PostgreSQL queues itself */
+    if (write_mutex && !strcmp(apr_dbd_name(d->driver), "sqlite3")) {
+        db->gate = &write_gate;
+    }
 }
 
 igraph_db_t *mig_storage_request(request_rec *r)
@@ -233,4 +308,63 @@ void mig_storage_close(server_rec *s, igraph_db_t *db)
     if (db) {
         dbd_close(s, ((own_conn *)db)->dbd);
     }
+}
+
+apr_status_t mig_storage_insert_job(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                    const char *idempotency_key, const char *media_key)
+{
+    pending_insert me, *batch, *it;
+    igraph_job_insert_t **items;
+    int n, gated;
+
+    if (!group.mx) {
+        return igraph_store_job_insert(db, p, j, idempotency_key, media_key);
+    }
+    memset(&me, 0, sizeof(me));
+    me.item.job = j;
+    me.item.idempotency_key = idempotency_key;
+    me.item.media_key = media_key;
+    apr_thread_mutex_lock(group.mx);
+    if (group.tail) {
+        group.tail->next = &me;
+    }
+    else {
+        group.head = &me;
+    }
+    group.tail = &me;
+    while (!me.done) {
+        if (group.committing) {
+            apr_thread_cond_wait(group.cv, group.mx);
+            continue;
+        }
+        /* This thread commits everything queued, its own insert among it, on its own connection;
+         * the others wait (their items live on their stacks until done). The group is taken only
+         * once the write gate is held, so what arrives while another process commits joins it. */
+        group.committing = 1;
+        apr_thread_mutex_unlock(group.mx);
+        gated = igraph_store_gate_enter(db) == APR_SUCCESS;
+        apr_thread_mutex_lock(group.mx);
+        batch = group.head;
+        group.head = group.tail = NULL;
+        apr_thread_mutex_unlock(group.mx);
+        for (n = 0, it = batch; it; it = it->next) {
+            n++;
+        }
+        items = apr_palloc(p, n * sizeof(*items));
+        for (n = 0, it = batch; it; it = it->next) {
+            items[n++] = &it->item;
+        }
+        igraph_store_jobs_insert(db, p, items, n);
+        if (gated) {
+            igraph_store_gate_leave(db);
+        }
+        apr_thread_mutex_lock(group.mx);
+        for (it = batch; it; it = it->next) {
+            it->done = 1;
+        }
+        group.committing = 0;
+        apr_thread_cond_broadcast(group.cv);
+    }
+    apr_thread_mutex_unlock(group.mx);
+    return me.item.rv;
 }

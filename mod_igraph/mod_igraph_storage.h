@@ -12,6 +12,11 @@
 
 /* optional_fn_retrieve: finds mod_dbd's functions. */
 void mig_storage_optional_fns(void);
+/* pre_config, post_config (real pass) and child_init: the write mutex SQLite's writers queue
+ * on across children (Mutex directive name "igraph-write"), and this child's group commit. */
+int mig_storage_pre_config(apr_pool_t *pconf);
+int mig_storage_post_config(apr_pool_t *pconf, server_rec *s);
+void mig_storage_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* post_config, for each server: whether mod_dbd can serve it (mig_srv_cfg.storage_problem);
  * the reason is logged once, for the main server. Then, when the parent runs as root with a
@@ -30,5 +35,12 @@ igraph_db_t *mig_storage_request(request_rec *r);
  * is unavailable. Give it back with mig_storage_close(). */
 igraph_db_t *mig_storage_open(server_rec *s, apr_pool_t *p);
 void mig_storage_close(server_rec *s, igraph_db_t *db);
+
+/* Records a new job (as igraph_store_job_insert) together with the inserts that other threads of
+ * this child are making at the same moment: one transaction, one commit for all of them. Returns
+ * when this job is durable (APR_SUCCESS), a repeat of an idempotency key (APR_EEXIST), or not
+ * stored (an error). db is this thread's own connection (mig_storage_open). */
+apr_status_t mig_storage_insert_job(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                    const char *idempotency_key, const char *media_key);
 
 #endif

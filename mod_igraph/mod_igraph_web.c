@@ -82,6 +82,11 @@ static void common_headers(request_rec *r)
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 
+static int write_piece(const char *buf, apr_size_t len, void *baton)
+{
+    return ap_rwrite(buf, (int)len, baton) < 0;
+}
+
 int mig_json(mig_req *q, int status, igraph_json_t *body)
 {
     request_rec *r = q->r;
@@ -89,7 +94,8 @@ int mig_json(mig_req *q, int status, igraph_json_t *body)
     r->status = status;
     ap_set_content_type(r, "application/json");
     if (!r->header_only) {
-        ap_rputs(igraph_json_dump(r->pool, body), r);
+        /* answers never hold a token: written straight out, one pass, no copy */
+        igraph_json_write(body, write_piece, r);
         ap_rputc('\n', r);
     }
     return OK;

@@ -426,3 +426,31 @@ def test_scheduled_post_goes_out_at_its_time(pub, fake):
     assert job["status"] == "published"
     pub_req = [q for q in fake.requests_log() if q["path"].endswith("/media_publish")]
     assert pub_req and pub_req[-1]["t"] >= at_epoch - 1
+
+
+def test_concurrent_accepts_are_each_recorded_once(pub, fake):
+    """Accepts that arrive together share one commit (group commit): every 202 is a job row of its
+    own, a repeated idempotency key among them is one job, and every job is published once."""
+    import concurrent.futures
+    import requests
+    h, s, a = pub
+    fake.control("config", {"container": {"finish_after_seconds": 100000, "finish_after_polls": 0}})
+
+    def post(i):
+        body = {"media_type": "IMAGE", "image_url": f"https://cdn.example.org/g/{i}.jpg",
+                "caption": f"group {i}"}
+        if i % 10 == 0:
+            body["idempotency_key"] = "one-key"
+        r = requests.post(h.url("/ig/publish"), json=body, timeout=30)
+        return r.status_code, r.json()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=24) as ex:
+        answers = list(ex.map(post, range(120)))
+    assert all(code in (200, 202) for code, _ in answers), answers[:3]
+    keyed = [b for i, (_, b) in enumerate(answers) if i % 10 == 0]
+    assert len({b["job"]["id"] for b in keyed}) == 1, keyed
+    assert sum(1 for b in keyed if not b.get("duplicate")) == 1
+    ids = {b["job"]["id"] for _, b in answers}
+    assert len(ids) == 120 - 12 + 1
+    rows = h.sql("SELECT id FROM jobs")
+    assert {r[0] for r in rows} == ids

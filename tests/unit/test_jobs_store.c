@@ -388,6 +388,68 @@ static void test_job_idempotency(void **state)
     assert_int_equal(test_log_errors, 0);
 }
 
+/* A write gate that counts: the group goes through it once, as one transaction. */
+static int gate_entered, gate_depth, gate_max_depth;
+static apr_status_t gate_enter(void *baton)
+{
+    gate_entered++;
+    if (++gate_depth > gate_max_depth) {
+        gate_max_depth = gate_depth;
+    }
+    return APR_SUCCESS;
+}
+static void gate_leave(void *baton)
+{
+    gate_depth--;
+}
+
+static void test_jobs_group_insert(void **state)
+{
+    fixture_t *f = *state;
+    igraph_write_gate_t gate = {gate_enter, gate_leave, NULL};
+    igraph_job_insert_t a = {make_job(f->pool, "g1", "alice", 1, 100), "k1", "m1", -1};
+    igraph_job_insert_t b = {make_job(f->pool, "g2", "alice", 1, 101), NULL, "m2", -1};
+    igraph_job_insert_t c = {make_job(f->pool, "g3", "alice", 1, 102), "k1", "m3", -1};
+    igraph_job_insert_t d = {make_job(f->pool, "g4", "bob", 2, 103), "k1", "m4", -1};
+    igraph_job_insert_t *items[] = {&a, &b, &c, &d};
+    igraph_job_insert_t bad = {make_job(f->pool, "", "alice", 1, 104), NULL, NULL, -1};
+    igraph_job_insert_t e = {make_job(f->pool, "g5", "alice", 1, 105), NULL, NULL, -1};
+    igraph_job_insert_t *mixed[] = {&bad, &e};
+    igraph_job_insert_t x = {make_job(f->pool, "g6", "alice", 1, 106), NULL, NULL, -1};
+    igraph_job_insert_t y = {make_job(f->pool, "g7", "alice", 1, 107), NULL, NULL, -1};
+    igraph_job_insert_t *lost[] = {&x, &y};
+
+    assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
+    f->db.gate = &gate;
+    gate_entered = gate_depth = gate_max_depth = 0;
+    assert_int_equal(igraph_store_jobs_insert(&f->db, f->pool, items, 4), APR_SUCCESS);
+    assert_int_equal(a.rv, APR_SUCCESS);
+    assert_int_equal(b.rv, APR_SUCCESS);
+    assert_int_equal(c.rv, APR_EEXIST); /* alice's k1 is g1 */
+    assert_int_equal(d.rv, APR_SUCCESS); /* bob's own k1 */
+    assert_int_equal(gate_entered, 1);
+    assert_int_equal(gate_max_depth, 1);
+    assert_int_equal(gate_depth, 0);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM jobs"), 3);
+    /* reads never pass the gate; every write outside a transaction does, once */
+    assert_string_equal(get(f, "g2")->id, "g2");
+    assert_int_equal(gate_entered, 1);
+    assert_int_equal(igraph_store_job_claim(&f->db, f->pool, "g2", "w", 200, 260), APR_SUCCESS);
+    assert_int_equal(gate_entered, 2);
+    assert_int_equal(gate_depth, 0);
+    /* a bad item is refused on its own; the others are stored */
+    assert_int_equal(igraph_store_jobs_insert(&f->db, f->pool, mixed, 2), APR_SUCCESS);
+    assert_int_equal(bad.rv, APR_EINVAL);
+    assert_int_equal(e.rv, APR_SUCCESS);
+    /* the database failing loses the whole group, and says so for every item */
+    f->db.gate = NULL;
+    test_db_exec(&f->db, "DROP TABLE jobs");
+    assert_int_not_equal(igraph_store_jobs_insert(&f->db, f->pool, lost, 2), APR_SUCCESS);
+    assert_int_not_equal(x.rv, APR_SUCCESS);
+    assert_int_not_equal(y.rv, APR_SUCCESS);
+    assert_int_not_equal(x.rv, APR_EEXIST);
+}
+
 static void test_job_find_duplicate(void **state)
 {
     fixture_t *f = *state;
@@ -958,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_roundtrip, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_unknown_names, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_idempotency, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_group_insert, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_find_duplicate, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_jobs_list, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_job_claim_save, test_db_setup, test_db_teardown),

@@ -38,6 +38,27 @@ static void parse_bad(apr_pool_t *p, const char *s, apr_size_t len)
     assert_non_null(err);
 }
 
+struct piece_buf {
+    char buf[256];
+    apr_size_t len;
+    int fail_after; /* 0: never */
+    int calls;
+};
+
+static int collect_piece(const char *s, apr_size_t n, void *baton)
+{
+    struct piece_buf *b = baton;
+    b->calls++;
+    if (b->fail_after && b->calls >= b->fail_after) {
+        return 1;
+    }
+    assert_true(b->len + n < sizeof(b->buf));
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return 0;
+}
+
 static void test_parse_paths(void **state)
 {
     apr_pool_t *p = *state;
@@ -252,6 +273,19 @@ static void test_build_dump(void **state)
     /* A parsed and re-dumped document round-trips. */
     o = parse_ok(p, "{\"b\":[1,2,{\"c\":\"d\"}],\"a\":\"x\"}");
     assert_string_equal(igraph_json_dump(p, o), "{\"b\":[1,2,{\"c\":\"d\"}],\"a\":\"x\"}");
+
+    /* written out in pieces, the same text; an output that fails stops the writer */
+    {
+        struct piece_buf b = {{0}, 0, 0, 0};
+        assert_int_equal(igraph_json_write(o, collect_piece, &b), APR_SUCCESS);
+        assert_string_equal(b.buf, "{\"b\":[1,2,{\"c\":\"d\"}],\"a\":\"x\"}");
+        b.fail_after = 1;
+        b.len = 0;
+        b.calls = 0;
+        assert_int_not_equal(igraph_json_write(o, collect_piece, &b), APR_SUCCESS);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(igraph_json_write(NULL, collect_piece, &b), APR_EINVAL);
+    }
 }
 
 static void test_pool_lifetime(void **state)

@@ -758,6 +758,31 @@ static void test_concurrent_migration(void **state)
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM oauth_states"), 6);
 }
 
+/* The accounts list (the page, the API, the publish account pick) reads an owner's rows in index
+ * order: no sort on every request. */
+static void test_account_list_needs_no_sort(void **state)
+{
+    fixture_t *f = *state;
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row = NULL;
+    const char *plan = "";
+
+    if (test_dbd_params) {
+        skip(); /* SQLite's plan */
+    }
+    assert_int_equal(igraph_store_ready(&f->db, f->pool), APR_SUCCESS);
+    assert_int_equal(apr_dbd_select(f->db.driver, f->pool, f->db.handle, &res,
+                                    "EXPLAIN QUERY PLAN SELECT id FROM accounts WHERE owner = 'a' "
+                                    "AND status = 'active' ORDER BY created_at, id",
+                                    0),
+                     0);
+    while (apr_dbd_get_row(f->db.driver, f->pool, res, &row, -1) == 0) {
+        plan = apr_pstrcat(f->pool, plan, apr_dbd_get_entry(f->db.driver, row, 3), " | ", NULL);
+    }
+    assert_non_null(strstr(plan, "accounts_owner_created"));
+    assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
 static void test_bad_arguments(void **state)
 {
     fixture_t *f = *state;
@@ -793,6 +818,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_change_elsewhere, test_db_setup,
                                         test_db_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_migration, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_account_list_needs_no_sort, test_db_setup,
+                                        test_db_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, test_db_setup, test_db_teardown),
     };
     int failed;
