@@ -584,3 +584,37 @@ def test_redirect_url_outside_the_mount_is_a_startup_warning(make_httpd):
     rc, out = h.configtest()
     assert rc == 0, out
     assert "IG0016" in out and url in out, out
+
+
+@pytest.mark.parametrize("section", ["<Directory \"@ROOT@/htdocs\">", "<Files \"*.ig\">",
+                                     "<If \"%{QUERY_STRING} =~ /x/\">"])
+def test_sections_without_a_fixed_path_fail_configtest(section):
+    """SetHandler igraph in a section that has no URL path to mount on is refused, naming it."""
+    kind = section.split()[0]
+    site = base_site(PLAIN_LOCATION, "IGraphRequireUser Off") + f"""
+{section}
+    SetHandler igraph
+</{kind[1:]}>
+"""
+    h = Httpd(site=site)
+    try:
+        rc, out = h.configtest()
+        assert rc != 0, out
+        assert "IG0015" in out and kind in out and "<Location /" in out, out
+    finally:
+        h.cleanup()
+
+
+def test_a_handler_set_where_startup_did_not_see_it_is_a_clear_error(make_httpd):
+    """AddHandler (or .htaccess) can point requests at the igraph handler outside any mount
+    point: they get a readable 500 and the error log says what to write, never a silent 404."""
+    site = base_site(PLAIN_LOCATION, "IGraphRequireUser Off") + "AddHandler igraph .ig\n"
+    h = make_httpd(site=site, allowed=[r"IG0017"])
+    (h.root / "htdocs" / "page.ig").write_text("x\n")
+    r = requests.get(h.url("/page.ig"))
+    assert r.status_code == 500 and "not_mounted" in r.text, (r.status_code, r.text[:300])
+    r = requests.get(h.url("/page.ig"), headers={"Accept": "application/json"})
+    assert r.status_code == 500 and r.json()["error"] == "not_mounted"
+    assert "IG0017" in h.error_log_text() and "<Location" in h.error_log_text()
+    # the mount itself is unaffected
+    assert h.session().get(h.url("/ig/api/accounts")).status_code == 200
