@@ -1861,30 +1861,65 @@ static apr_status_t igraph_store_count(igraph_db_t *db, apr_pool_t *p, igraph_st
     return rv;
 }
 
-apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
-                                     const char *idempotency_key, const char *media_key)
+#define IGRAPH_JOB_INSERT_NARGS 29
+#define IGRAPH_GROUP_ROWS 16 /* rows per INSERT of a group: 464 parameters, well under limits */
+
+/* The parameters of one jobs row (IGRAPH_ST_JOB_INSERT's markers, in order); APR_EINVAL for a
+ * job that cannot be stored. */
+static apr_status_t igraph_job_insert_args(apr_pool_t *p, const igraph_job_t *j,
+                                           const char *idempotency_key, const char *media_key,
+                                           const char **a)
 {
     const char *status, *login;
-    apr_status_t rv;
-    int nrows = 0;
+    int i = 0;
 
     if (!j || !j->id || !*j->id || !j->owner || !(status = igraph_job_status_str(j->status)) ||
         !(login = igraph_login_str(j->login))) {
         return APR_EINVAL;
     }
-    if (idempotency_key && !*idempotency_key) {
-        idempotency_key = NULL;
+    a[i++] = j->id;
+    a[i++] = igraph_i64(p, j->account_id);
+    a[i++] = j->owner;
+    a[i++] = login;
+    a[i++] = j->ig_user_id;
+    a[i++] = igraph_media_name(j->media_type);
+    a[i++] = status;
+    a[i++] = j->request;
+    a[i++] = j->creation_id;
+    a[i++] = j->children;
+    a[i++] = igraph_itoa(p, j->n_children_expected);
+    a[i++] = igraph_itoa(p, j->children_ready);
+    a[i++] = j->media_id;
+    a[i++] = j->permalink;
+    a[i++] = j->error;
+    a[i++] = j->error_message;
+    a[i++] = igraph_i64(p, j->error_subcode);
+    a[i++] = igraph_itoa(p, j->attempts);
+    a[i++] = igraph_itoa(p, j->polls);
+    a[i++] = igraph_itoa(p, j->publish_sent ? 1 : 0);
+    a[i++] = igraph_i64(p, j->created_at);
+    a[i++] = igraph_i64(p, j->updated_at);
+    a[i++] = igraph_i64(p, j->publish_at);
+    a[i++] = igraph_i64(p, j->next_at);
+    a[i++] = igraph_i64(p, j->container_created_at);
+    a[i++] = igraph_i64(p, j->deadline);
+    a[i++] = j->caption;
+    a[i++] = (idempotency_key && *idempotency_key) ? idempotency_key : NULL;
+    a[i++] = media_key;
+    return APR_SUCCESS;
+}
+
+apr_status_t igraph_store_job_insert(igraph_db_t *db, apr_pool_t *p, const igraph_job_t *j,
+                                     const char *idempotency_key, const char *media_key)
+{
+    const char *args[IGRAPH_JOB_INSERT_NARGS];
+    apr_status_t rv;
+    int nrows = 0;
+
+    if ((rv = igraph_job_insert_args(p, j, idempotency_key, media_key, args)) != APR_SUCCESS) {
+        return rv;
     }
-    rv = IGRAPH_QUERY(
-        db, p, IGRAPH_ST_JOB_INSERT, &nrows, j->id, igraph_i64(p, j->account_id), j->owner, login,
-        j->ig_user_id, igraph_media_name(j->media_type), status, j->request, j->creation_id,
-        j->children, igraph_itoa(p, j->n_children_expected), igraph_itoa(p, j->children_ready),
-        j->media_id, j->permalink, j->error, j->error_message, igraph_i64(p, j->error_subcode),
-        igraph_itoa(p, j->attempts), igraph_itoa(p, j->polls),
-        igraph_itoa(p, j->publish_sent ? 1 : 0), igraph_i64(p, j->created_at),
-        igraph_i64(p, j->updated_at), igraph_i64(p, j->publish_at), igraph_i64(p, j->next_at),
-        igraph_i64(p, j->container_created_at), igraph_i64(p, j->deadline), j->caption,
-        idempotency_key, media_key);
+    rv = igraph_store_query(db, p, IGRAPH_ST_JOB_INSERT, &nrows, args, IGRAPH_NARGS(args));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2216,35 +2251,105 @@ static apr_status_t igraph_store_end(igraph_db_t *db, apr_pool_t *p, apr_status_
     return rv;
 }
 
+/* IGRAPH_ST_JOB_INSERT with n rows after VALUES, prepared on this connection at first use
+ * (labels igraph_job_insert_rowsN, dropped with the others after a failure). */
+static apr_status_t igraph_rows_stmt(igraph_db_t *db, apr_pool_t *p, int n,
+                                     apr_dbd_prepared_t **out)
+{
+    const char *label = apr_psprintf(p, IGRAPH_LABEL_PREFIX "job_insert_rows%d", n);
+    const char *sql = igraph_stmts[IGRAPH_ST_JOB_INSERT].sql;
+    const char *values = strstr(sql, "VALUES (");
+    const char *row_end = values ? strchr(values, ')') : NULL;
+    char *row, *all;
+    int i, dbrv;
+
+    if ((*out = apr_hash_get(db->prepared, label, APR_HASH_KEY_STRING))) {
+        return APR_SUCCESS;
+    }
+    if (!values || !row_end) {
+        return APR_EGENERAL;
+    }
+    values += strlen("VALUES ");
+    row = apr_pstrmemdup(p, values, (apr_size_t)(row_end + 1 - values));
+    all = apr_pstrmemdup(p, sql, (apr_size_t)(values - sql));
+    for (i = 0; i < n; i++) {
+        all = apr_pstrcat(p, all, i ? ", " : "", row, NULL);
+    }
+    all = apr_pstrcat(p, all, row_end + 1, NULL);
+    /* connection lifetime, like the labelled statements */
+    dbrv = apr_dbd_prepare(db->driver, db->pool, db->handle, all,
+                           apr_psprintf(db->pool, "%s_%u", label,
+                                        apr_atomic_inc32(&igraph_stmt_gen)),
+                           out);
+    if (dbrv != 0 || !*out) {
+        return igraph_store_fail(db, p, label, dbrv);
+    }
+    apr_hash_set(db->prepared, apr_pstrdup(db->pool, label), APR_HASH_KEY_STRING, *out);
+    return APR_SUCCESS;
+}
+
+/* One multi-row INSERT for the storable items of a chunk: a single statement is a single commit
+ * (and a single pass of the write gate). Items whose row ON CONFLICT skipped (a repeated
+ * idempotency key, also within the chunk) are told apart by looking their id up. */
+static apr_status_t igraph_insert_rows(igraph_db_t *db, apr_pool_t *p, igraph_job_insert_t **items,
+                                       int n)
+{
+    const char **args = apr_palloc(p, (apr_size_t)n * IGRAPH_JOB_INSERT_NARGS * sizeof(*args));
+    igraph_job_insert_t **rows = apr_palloc(p, (apr_size_t)n * sizeof(*rows));
+    apr_dbd_prepared_t *stmt;
+    apr_status_t rv;
+    int i, k = 0, nrows = 0, dbrv, gated;
+
+    for (i = 0; i < n; i++) {
+        items[i]->rv = igraph_job_insert_args(p, items[i]->job, items[i]->idempotency_key,
+                                              items[i]->media_key,
+                                              args + k * IGRAPH_JOB_INSERT_NARGS);
+        if (items[i]->rv == APR_SUCCESS) {
+            rows[k++] = items[i];
+        }
+    }
+    if (k == 0) {
+        return APR_SUCCESS;
+    }
+    if ((rv = igraph_rows_stmt(db, p, k, &stmt)) != APR_SUCCESS) {
+        return rv;
+    }
+    gated = igraph_gate_enter(db);
+    dbrv = apr_dbd_pquery(db->driver, p, db->handle, &nrows, stmt, k * IGRAPH_JOB_INSERT_NARGS,
+                          args);
+    igraph_gate_leave(db, gated);
+    if (dbrv != 0) {
+        return igraph_store_fail(db, p, "igraph_job_insert_rows", dbrv);
+    }
+    for (i = 0; nrows < k && i < k; i++) {
+        igraph_job_t *j;
+        if (rows[i]->idempotency_key && *rows[i]->idempotency_key &&
+            igraph_store_job_get(db, p, NULL, rows[i]->job->id, &j) == APR_NOTFOUND) {
+            rows[i]->rv = APR_EEXIST;
+        }
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t igraph_store_jobs_insert(igraph_db_t *db, apr_pool_t *p, igraph_job_insert_t **items,
                                       int n)
 {
-    apr_status_t rv;
-    int i;
+    apr_status_t rv = APR_SUCCESS;
+    int i, first = 0;
 
-    if (n == 1) {
-        /* nothing to share: one autocommit statement is one commit too */
-        items[0]->rv = igraph_store_job_insert(db, p, items[0]->job, items[0]->idempotency_key,
-                                               items[0]->media_key);
-        return items[0]->rv == APR_EEXIST || items[0]->rv == APR_EINVAL ? APR_SUCCESS
-                                                                        : items[0]->rv;
-    }
-    /* statements are prepared (and the schema migrated) outside the transaction */
-    if ((rv = igraph_store_ready(db, p)) != APR_SUCCESS ||
-        (rv = igraph_store_begin(db, p)) != APR_SUCCESS) {
+    /* statements are prepared (and the schema migrated) before any row goes in */
+    if (n > 0 && (rv = igraph_store_ready(db, p)) != APR_SUCCESS) {
         goto leave;
     }
-    for (i = 0; i < n && rv == APR_SUCCESS; i++) {
-        items[i]->rv = igraph_store_job_insert(db, p, items[i]->job, items[i]->idempotency_key,
-                                               items[i]->media_key);
-        if (items[i]->rv != APR_SUCCESS && items[i]->rv != APR_EEXIST &&
-            items[i]->rv != APR_EINVAL) {
-            rv = items[i]->rv; /* the database failed: the whole group goes */
+    for (first = 0; first < n; first += IGRAPH_GROUP_ROWS) {
+        int k = n - first < IGRAPH_GROUP_ROWS ? n - first : IGRAPH_GROUP_ROWS;
+        if ((rv = igraph_insert_rows(db, p, items + first, k)) != APR_SUCCESS) {
+            break;
         }
     }
-    rv = igraph_store_end(db, p, rv);
 leave:
-    for (i = 0; rv != APR_SUCCESS && i < n; i++) {
+    /* the chunk that failed, and every one after it, is not stored */
+    for (i = first; rv != APR_SUCCESS && i < n; i++) {
         items[i]->rv = rv;
     }
     return rv;

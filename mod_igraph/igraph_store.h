@@ -202,10 +202,11 @@ typedef struct igraph_job_insert_t {
     const char *idempotency_key, *media_key;
     apr_status_t rv;
 } igraph_job_insert_t;
-/* Inserts n jobs in one transaction: one commit (one fsync on SQLite) for all of them, the way
- * concurrent accepts are made durable together. Each item gets its own rv (APR_SUCCESS,
- * APR_EEXIST for a repeated idempotency key, APR_EINVAL); a database failure rolls the whole
- * group back and gives every item that error, so nothing is reported stored that is not. */
+/* Inserts n jobs with one multi-row statement per 16: one commit (one fsync on SQLite) for all
+ * of them, the way concurrent accepts are made durable together. Each item gets its own rv
+ * (APR_SUCCESS, APR_EEXIST for a repeated idempotency key, also within the group, APR_EINVAL);
+ * a database failure gives that error to every item not stored, so nothing is reported stored
+ * that is not. */
 apr_status_t igraph_store_jobs_insert(igraph_db_t *db, apr_pool_t *p, igraph_job_insert_t **items,
                                       int n);
 /* owner NULL: any owner (worker). APR_NOTFOUND when missing or another owner's. */

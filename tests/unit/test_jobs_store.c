@@ -437,6 +437,30 @@ static void test_jobs_group_insert(void **state)
     assert_int_equal(igraph_store_job_claim(&f->db, f->pool, "g2", "w", 200, 260), APR_SUCCESS);
     assert_int_equal(gate_entered, 2);
     assert_int_equal(gate_depth, 0);
+    /* a group larger than one statement's rows, with one idempotency key repeated across it */
+    {
+        enum { BIG = 40 };
+        igraph_job_insert_t big[BIG], *bigp[BIG];
+        int i, stored = 0, repeats = 0;
+        for (i = 0; i < BIG; i++) {
+            big[i].job = make_job(f->pool, apr_psprintf(f->pool, "big%d", i), "carol", 3, 300 + i);
+            big[i].idempotency_key = (i % 7 == 3) ? "same" : NULL;
+            big[i].media_key = apr_psprintf(f->pool, "mk%d", i);
+            big[i].rv = -1;
+            bigp[i] = &big[i];
+        }
+        assert_int_equal(igraph_store_jobs_insert(&f->db, f->pool, bigp, BIG), APR_SUCCESS);
+        for (i = 0; i < BIG; i++) {
+            stored += big[i].rv == APR_SUCCESS;
+            repeats += big[i].rv == APR_EEXIST;
+        }
+        assert_int_equal(big[3].rv, APR_SUCCESS); /* the first with the key */
+        assert_int_equal(repeats, 5);             /* 10, 17, 24, 31, 38 */
+        assert_int_equal(stored, BIG - 5);
+        assert_int_equal(test_db_count(&f->db, f->pool,
+                                       "SELECT COUNT(*) FROM jobs WHERE owner = 'carol'"),
+                         BIG - 5);
+    }
     /* a bad item is refused on its own; the others are stored */
     assert_int_equal(igraph_store_jobs_insert(&f->db, f->pool, mixed, 2), APR_SUCCESS);
     assert_int_equal(bad.rv, APR_EINVAL);
