@@ -195,7 +195,7 @@ static void test_migrate_v2(void **state)
         test_db_count(&f->db, f->pool,
                       "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name "
                       "IN ('jobs_next_at', 'jobs_owner_created', 'jobs_account_media', "
-                      "'jobs_account_status')"),
+                      "'jobs_account_status_updated')"),
         4);
     /* and it works */
     insert(f, make_job(f->pool, "j1", "alice", a->id, 1700000000));

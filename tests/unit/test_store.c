@@ -760,7 +760,7 @@ static void test_concurrent_migration(void **state)
 
 /* The accounts list (the page, the API, the publish account pick) reads an owner's rows in index
  * order: no sort on every request. */
-static void test_account_list_needs_no_sort(void **state)
+static void test_hot_reads_use_indexes(void **state)
 {
     fixture_t *f = *state;
     apr_dbd_results_t *res = NULL;
@@ -781,6 +781,19 @@ static void test_account_list_needs_no_sort(void **state)
     }
     assert_non_null(strstr(plan, "accounts_owner_created"));
     assert_null(strstr(plan, "TEMP B-TREE"));
+    /* the quota count reads a range of the last 24 hours */
+    res = NULL;
+    plan = "";
+    assert_int_equal(apr_dbd_select(f->db.driver, f->pool, f->db.handle, &res,
+                                    "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM jobs WHERE "
+                                    "account_id = 1 AND status = 'published' AND updated_at >= 5",
+                                    0),
+                     0);
+    while (apr_dbd_get_row(f->db.driver, f->pool, res, &row, -1) == 0) {
+        plan = apr_pstrcat(f->pool, plan, apr_dbd_get_entry(f->db.driver, row, 3), " | ", NULL);
+    }
+    assert_non_null(strstr(plan, "jobs_account_status_updated"));
+    assert_non_null(strstr(plan, "updated_at>?"));
 }
 
 static void test_bad_arguments(void **state)
@@ -818,7 +831,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_change_elsewhere, test_db_setup,
                                         test_db_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_migration, test_db_setup, test_db_teardown),
-        cmocka_unit_test_setup_teardown(test_account_list_needs_no_sort, test_db_setup,
+        cmocka_unit_test_setup_teardown(test_hot_reads_use_indexes, test_db_setup,
                                         test_db_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, test_db_setup, test_db_teardown),
     };
