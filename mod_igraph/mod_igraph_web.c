@@ -262,8 +262,9 @@ int mig_read_body(mig_req *q, apr_size_t max, char **body, apr_size_t *len)
 {
     request_rec *r = q->r;
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_size_t n = 0;
+    apr_size_t n = 0, size = 8192;
     char *buf;
+    long got;
     int rc;
 
     *body = "";
@@ -276,21 +277,39 @@ int mig_read_body(mig_req *q, apr_size_t max, char **body, apr_size_t *len)
         if ((apr_uint64_t)v > max) {
             return HTTP_REQUEST_ENTITY_TOO_LARGE;
         }
+        size = (apr_size_t)v; /* what the client announced; a chunked body grows as it comes */
     }
     if ((rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK)) != OK) {
         return rc;
     }
-    buf = apr_palloc(r->pool, max + 1);
+    if (size > max) {
+        size = max;
+    }
+    buf = apr_palloc(r->pool, size + 1);
     if (ap_should_client_block(r)) {
-        long got;
-        char tmp[8192];
-        while ((got = ap_get_client_block(r, tmp, sizeof(tmp))) > 0) {
-            if (n + (apr_size_t)got > max) {
-                /* drain nothing more: the connection is closed after a 413 */
-                r->connection->keepalive = AP_CONN_CLOSE;
-                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        for (;;) {
+            if (n == size) {
+                char *bigger;
+                if (cl) {
+                    break; /* all it announced (httpd reads no further than Content-Length) */
+                }
+                if (size == max) {
+                    /* one byte more than allowed: drain nothing more, the connection closes */
+                    got = ap_get_client_block(r, buf + n, 1);
+                    if (got > 0) {
+                        r->connection->keepalive = AP_CONN_CLOSE;
+                        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+                    }
+                    break;
+                }
+                size = (size * 2 < max && size * 2 > size) ? size * 2 : max;
+                bigger = apr_palloc(r->pool, size + 1);
+                memcpy(bigger, buf, n);
+                buf = bigger;
             }
-            memcpy(buf + n, tmp, (apr_size_t)got);
+            if ((got = ap_get_client_block(r, buf + n, size - n)) <= 0) {
+                break;
+            }
             n += (apr_size_t)got;
         }
         if (got < 0) {

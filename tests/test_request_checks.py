@@ -559,3 +559,26 @@ def test_valid_idempotency_key_header_is_used(srv):
         again = srv.s.post(srv.h.url("/ig/publish"), json=body, headers={"Idempotency-Key": key})
         assert again.status_code == 200 and again.json()["duplicate"] is True, again.text
         assert again.json()["job"]["id"] == job
+
+
+def test_chunked_bodies_are_read_whole_and_limited(srv):
+    """A body without Content-Length (chunked) is read as it comes: a small one is a job like any
+    other, one over 64 KiB is refused with 413 after 64 KiB, nothing stored."""
+    def chunks(text, size=1000):
+        for i in range(0, len(text), size):
+            yield text[i:i + size].encode()
+
+    # a 2000-character caption (Meta's limit is 2200) sent in 40-byte chunks, and padding
+    # outside any field (JSON white space) that makes the body 20 KB
+    small = ('{"media_type":"IMAGE","image_url":"https://cdn.example.org/p/chunked.jpg",'
+             '"caption":"' + "y" * 2000 + '"' + " " * 18000 + '}')
+    r = requests.post(srv.h.url("/ig/publish"), data=chunks(small, 40),
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code in (200, 202), r.text[:300]
+    assert r.json()["job"]["caption"] == "y" * 2000
+    before = srv.snapshot()
+    big = small.replace(" " * 18000, " " * (70 * 1024))
+    r = requests.post(srv.h.url("/ig/publish"), data=chunks(big, 4096),
+                      headers={"Content-Type": "application/json"})
+    is_json_error(r, 413, "body_too_large")
+    assert srv.snapshot() == before
