@@ -206,10 +206,16 @@ static const igraph_migration_t igraph_migrations[] = {
 /* ---- labelled statements ---------------------------------------------------------------- */
 
 /* Column order shared by every SELECT that fills an igraph_account_t (see igraph_account_read). */
-#define IGRAPH_ACCOUNT_COLS                                                                        \
+#define IGRAPH_ACCOUNT_HEAD_COLS                                                                   \
     "id, platform, login, ig_user_id, owner, username, name, picture_url, page_id, page_name, "    \
     "app_user_id, scopes, status, last_error, token_expires_at, token_issued_at, created_at, "     \
-    "updated_at, access_token_enc, user_token_enc, next_refresh_at, refresh_failures"
+    "updated_at, "
+#define IGRAPH_ACCOUNT_COLS                                                                        \
+    IGRAPH_ACCOUNT_HEAD_COLS "access_token_enc, user_token_enc, next_refresh_at, refresh_failures"
+/* Lists (the page, the API, the publish account pick) never need a token: the sealed columns
+ * stay in the database instead of being copied out for every row of every request. */
+#define IGRAPH_ACCOUNT_LIST_COLS                                                                   \
+    IGRAPH_ACCOUNT_HEAD_COLS "NULL, NULL, next_refresh_at, refresh_failures"
 
 enum {
     IGRAPH_COL_ID,
@@ -354,8 +360,8 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
          "updated_at = excluded.updated_at "
          "RETURNING id, created_at, updated_at"},
     [IGRAPH_ST_ACCOUNT_LIST] = {"igraph_account_list",
-                                "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts WHERE owner = %s "
-                                "ORDER BY created_at, id"},
+                                "SELECT " IGRAPH_ACCOUNT_LIST_COLS " FROM accounts WHERE owner = "
+                                "%s ORDER BY created_at, id"},
     [IGRAPH_ST_ACCOUNT_GET] = {"igraph_account_get",
                                "SELECT " IGRAPH_ACCOUNT_COLS
                                " FROM accounts WHERE id = %ld AND owner = %s"},
@@ -439,7 +445,7 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
          "WHERE owner = %s AND LOWER(username) = LOWER(%s) "
          "ORDER BY CASE WHEN status = 'active' THEN 0 ELSE 1 END, updated_at DESC, id DESC"},
     [IGRAPH_ST_ACCOUNT_ACTIVE] = {"igraph_account_active",
-                                  "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts "
+                                  "SELECT " IGRAPH_ACCOUNT_LIST_COLS " FROM accounts "
                                   "WHERE owner = %s AND status = 'active' ORDER BY created_at, id"},
     /* The idempotency key decides in the INSERT itself: a concurrent request with the same key
      * inserts nothing (0 rows) instead of failing, on both drivers. */

@@ -93,7 +93,8 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
                                          igraph_account_t *a, const char *access_token,
                                          const char *user_token);
 
-/* All accounts of owner, oldest first (array of igraph_account_t*). */
+/* All accounts of owner, oldest first (array of igraph_account_t*). Lists carry no sealed
+ * tokens (access_token_enc and user_token_enc are NULL): read one account for those. */
 apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                         apr_array_header_t **out);
 /* APR_NOTFOUND when the id does not exist or belongs to another owner. */

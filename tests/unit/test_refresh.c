@@ -267,6 +267,8 @@ static void test_migrate_v1(void **state)
     assert_int_equal(a->token_expires_at, 1900000000);
     assert_int_equal(a->next_refresh_at, 0);
     assert_int_equal(a->refresh_failures, 0);
+    /* the token, which a list does not carry, opens under v1's associated data */
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &a), APR_SUCCESS);
     assert_string_equal(tok_of(f, a, IGRAPH_TOKEN_ACCESS), "IGAAv1token");
     assert_null(test_db_value(&f->db, f->pool, "SELECT claimed_by FROM accounts"));
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT claim_until FROM accounts"), 0);

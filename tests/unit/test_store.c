@@ -165,6 +165,9 @@ static void test_upsert_insert_update(void **state)
 
     assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
+    /* a list carries no token */
+    assert_null(APR_ARRAY_IDX(list, 0, igraph_account_t *)->access_token_enc);
+    assert_null(APR_ARRAY_IDX(list, 0, igraph_account_t *)->user_token_enc);
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM accounts"), 1);
     assert_int_equal(test_log_errors, 0);
 }
@@ -599,6 +602,7 @@ static void test_second_connection(void **state)
     assert_int_equal(list->nelts, 1);
     got = APR_ARRAY_IDX(list, 0, igraph_account_t *);
     assert_int_equal(got->id, a->id);
+    assert_int_equal(igraph_store_account_get(&db2, f->pool, "alice", a->id, &got), APR_SUCCESS);
     assert_string_equal(igraph_store_account_token(f->pool, &test_key, got, IGRAPH_TOKEN_ACCESS),
                         "tok");
 
