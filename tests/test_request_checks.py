@@ -571,6 +571,7 @@ def test_chunked_bodies_are_read_whole_and_limited(srv):
     # a 2000-character caption (Meta's limit is 2200) sent in 40-byte chunks, and padding
     # outside any field (JSON white space) that makes the body 20 KB
     small = ('{"media_type":"IMAGE","image_url":"https://cdn.example.org/p/chunked.jpg",'
+             '"account":"@acme.bakery","publish_at":"' + future() + '",'
              '"caption":"' + "y" * 2000 + '"' + " " * 18000 + '}')
     r = requests.post(srv.h.url("/ig/publish"), data=chunks(small, 40),
                       headers={"Content-Type": "application/json"})
