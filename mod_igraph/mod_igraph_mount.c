@@ -67,9 +67,9 @@ static void refuse(mount_walk *w, const ap_directive_t *handler, const ap_direct
                  "IG0015: SetHandler igraph in %s %s> (%s:%d) %s: mod_igraph is mounted on a "
                  "fixed URL path; write <Location /path> SetHandler igraph </Location> "
                  "instead (a trailing slash is fine), e.g. <Location /ig>",
-                 section->directive, section->args ? apr_pstrndup(w->p, section->args,
-                                                                   strcspn(section->args, ">"))
-                                                   : "",
+                 section->directive,
+                 section->args ? apr_pstrndup(w->p, section->args, strcspn(section->args, ">"))
+                               : "",
                  handler->filename, handler->line_num, why);
     w->failed = 1;
 }
@@ -198,8 +198,8 @@ void mig_mount_check_redirects(apr_pool_t *ptemp, server_rec *s)
         for (i = 0; i < c->mounts->nelts; i++) {
             const mig_mount *m = &APR_ARRAY_IDX(c->mounts, i, mig_mount);
             const char *want = apr_pstrcat(ptemp, m->path, "/oauth/callback", NULL);
-            const char *where = apr_psprintf(ptemp, "%s (%s:%d)", *m->path ? m->path : "/",
-                                             m->file, m->line);
+            const char *where =
+                apr_psprintf(ptemp, "%s (%s:%d)", *m->path ? m->path : "/", m->file, m->line);
             ok |= !strcmp(path, want);
             list = list ? apr_pstrcat(ptemp, list, ", ", where, NULL) : where;
         }

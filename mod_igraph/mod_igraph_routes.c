@@ -1,11 +1,11 @@
 /* mod_igraph_routes.c: the "igraph" handler: the route table and the one dispatch loop.
  *
  * Every route is one row below: path pattern (relative to the mount point), methods, handler,
- * what it needs, and an argument for the handler. dispatch() finds the row, answers 404 or 405
- * (with an Allow header built from the rows of that path) itself, applies the row's needs in
- * one order (user, same site, body type, key, Meta app, session, form and CSRF, storage), each
- * refusal in the client's format, and only then calls the handler, which does its own work and
- * nothing else.
+ * what it needs, and an argument for the handler. mig_handler() finds the row (find_route),
+ * answers 404 or 405 (with an Allow header built from the rows of that path) itself, applies the
+ * row's needs in one order (apply_needs: user, same site, body type, key, Meta app, session,
+ * form and CSRF, storage), each refusal in the client's format, and only then calls the
+ * handler, which does its own work and nothing else.
  */
 #include <string.h>
 
