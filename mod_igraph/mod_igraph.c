@@ -14,12 +14,7 @@
 #include <http_protocol.h>
 #include <ap_mpm.h>
 #include <http_core.h>
-#include <unixd.h>
 
-#include <sys/stat.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <errno.h>
 #include <string.h>
 #include <apr_strings.h>
 

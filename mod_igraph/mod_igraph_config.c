@@ -129,6 +129,11 @@ int mig_fb_configured(const mig_srv_cfg *c)
     return c->app_id && c->app_secret && c->redirect_url;
 }
 
+int mig_meta_configured(const mig_srv_cfg *c)
+{
+    return mig_fb_configured(c) || mig_ig_configured(c);
+}
+
 int mig_ig_configured(const mig_srv_cfg *c)
 {
     return c->ig_app_id && c->ig_app_secret && c->redirect_url;
@@ -766,7 +771,7 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                          c->key_error);
         }
 
-        if (!mig_fb_configured(c) && !mig_ig_configured(c)) {
+        if (!mig_meta_configured(c)) {
             /* once, for the main server: virtual hosts inherit its state */
             if (vs == s) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, vs,
@@ -803,4 +808,10 @@ igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p)
     g->max_body = 2 * 1024 * 1024;
     g->max_pages = 50;
     return g;
+}
+
+void mig_job_policy(const mig_srv_cfg *c, igraph_job_policy_t *pol)
+{
+    igraph_job_policy_default(pol);
+    pol->publish_timeout = c->publish_timeout;
 }

@@ -8,6 +8,7 @@
 
 #include "igraph_crypto.h"
 #include "igraph_graph.h"
+#include "igraph_job.h"
 
 /* Named outside endpoints (IGraphEndpoint <name> <base URL>). */
 typedef enum {
@@ -103,9 +104,13 @@ int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 mig_srv_cfg *mig_srv(const server_rec *s);
 int mig_fb_configured(const mig_srv_cfg *c);
 int mig_ig_configured(const mig_srv_cfg *c);
+/* 1 when at least one of the two logins is configured. */
+int mig_meta_configured(const mig_srv_cfg *c);
 int mig_require_user(request_rec *r);
 /* Graph client settings for this server, allocated from p. */
 igraph_graph_t *mig_graph(const mig_srv_cfg *c, apr_pool_t *p);
+/* The publish job policy of this server (defaults, IGraphPublishTimeout). */
+void mig_job_policy(const mig_srv_cfg *c, igraph_job_policy_t *pol);
 
 
 #endif

@@ -277,8 +277,7 @@ static int accept_job(mig_req *q, int seed, const igraph_publish_req_t *req,
                       "schedule the post with publish_at");
         goto leave;
     }
-    igraph_job_policy_default(&pol);
-    pol.publish_timeout = q->c->publish_timeout;
+    mig_job_policy(q->c, &pol);
     j = apr_pcalloc(p, sizeof(*j));
     igraph_job_init(p, j, req, rules->now, &pol);
     j->id = igraph_random_token(p, 16);
@@ -318,7 +317,7 @@ int mig_publish_post(mig_req *q)
     igraph_job_t *j = NULL;
     int rc, duplicate;
 
-    if (!mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
+    if (!mig_meta_configured(q->c)) {
         return mig_fail(q, HTTP_BAD_REQUEST, "meta_ig_not_connected", NULL,
                         "no Instagram account is connected: no Meta app is configured on this "
                         "server");

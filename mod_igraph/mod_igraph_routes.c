@@ -255,7 +255,7 @@ static int apply_needs(mig_req *q)
                         "The token encryption key could not be loaded; check IGraphTokenKeyFile "
                         "and the error log");
     }
-    if ((needs & MIG_R_META) && !mig_fb_configured(q->c) && !mig_ig_configured(q->c)) {
+    if ((needs & MIG_R_META) && !mig_meta_configured(q->c)) {
         return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured", "Not configured",
                         "No Meta app is configured on this server: set IGraphAppID, "
                         "IGraphAppSecret and IGraphRedirectURL (or IGraphInstagramAppID and "

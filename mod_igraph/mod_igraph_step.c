@@ -18,12 +18,6 @@
 
 #define JOB_CHAIN 4 /* steps one task may run back to back when they are due */
 
-static void job_policy(const mig_srv_cfg *c, igraph_job_policy_t *pol)
-{
-    igraph_job_policy_default(pol);
-    pol->publish_timeout = c->publish_timeout;
-}
-
 /* The single Graph call for step a. Fills res; never logs a token. */
 static void run_step(server_rec *s, apr_pool_t *p, igraph_db_t *db, igraph_job_t *j,
                      igraph_step_e a, const igraph_account_t *acct, const char *token,
@@ -125,7 +119,7 @@ void *APR_THREAD_FUNC mig_step_task_run(apr_thread_t *t, void *data)
     if (igraph_store_job_get(db, p, NULL, task->id, &j) != APR_SUCCESS) {
         goto leave;
     }
-    job_policy(c, &pol);
+    mig_job_policy(c, &pol);
     a = igraph_job_next(j, now);
     if (a == IGRAPH_STEP_WAIT || a == IGRAPH_STEP_DONE) {
         goto unclaim;

@@ -264,7 +264,7 @@ int mig_read_body(mig_req *q, apr_size_t max, char **body, apr_size_t *len)
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_size_t n = 0, size = 8192;
     char *buf;
-    long got;
+    long got = 0;
     int rc;
 
     *body = "";

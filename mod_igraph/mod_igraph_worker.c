@@ -80,7 +80,7 @@ igraph_refresh_result_e mig_refresh_one(server_rec *s, igraph_db_t *db, apr_pool
 static int worker_usable(server_rec *s)
 {
     const mig_srv_cfg *c = mig_srv(s);
-    return c->key && mig_storage_configured(s) && (mig_fb_configured(c) || mig_ig_configured(c));
+    return c->key && mig_storage_configured(s) && mig_meta_configured(c);
 }
 
 /* One sweep over the accounts whose tokens are due. */
