@@ -4,6 +4,8 @@
  * apr_thread_exit() on pools it then frees, which crashed children at exit now and then. Here
  * every thread is joined before anything goes away.
  */
+#include <pthread.h>
+
 #include <apr_pools.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_cond.h>
@@ -15,6 +17,49 @@ typedef struct job_item {
     apr_thread_start_t fn;
     void *data;
 } job_item;
+
+/* Every signal but the faults, which stay deliverable to the thread that causes them. */
+static void async_signals(sigset_t *set)
+{
+    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+    size_t i;
+
+    sigfillset(set);
+    for (i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++) {
+        sigdelset(set, synchronous[i]);
+    }
+}
+
+void mig_signals_hold(mig_signals_t *h)
+{
+    sigset_t all;
+
+    async_signals(&all);
+    h->held = (pthread_sigmask(SIG_BLOCK, &all, &h->old) == 0);
+}
+
+void mig_signals_release(mig_signals_t *h)
+{
+    if (h->held) {
+        pthread_sigmask(SIG_SETMASK, &h->old, NULL);
+        h->held = 0;
+    }
+}
+
+apr_status_t mig_thread_create(apr_thread_t **t, apr_thread_start_t fn, void *data, apr_pool_t *p)
+{
+    mig_signals_t h;
+    apr_status_t rv;
+
+    /* the new thread inherits the mask in force while it is created */
+    mig_signals_hold(&h);
+    if (!h.held) {
+        return APR_EGENERAL;
+    }
+    rv = apr_thread_create(t, NULL, fn, data, p);
+    mig_signals_release(&h);
+    return rv;
+}
 
 struct mig_jobpool_t {
     apr_pool_t *pool; /* own allocator: threads and queue nodes */
@@ -118,7 +163,7 @@ apr_status_t mig_jobpool_create(mig_jobpool_t **out, int n)
         return rv;
     }
     for (i = 0; i < n && i < MIG_JOBPOOL_THREADS_MAX; i++) {
-        if (apr_thread_create(&jp->threads[i], NULL, pool_thread, jp, p) != APR_SUCCESS) {
+        if (mig_thread_create(&jp->threads[i], pool_thread, jp, p) != APR_SUCCESS) {
             break;
         }
         jp->nthreads++;

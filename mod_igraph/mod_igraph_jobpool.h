@@ -3,9 +3,29 @@
 #ifndef MOD_IGRAPH_JOBPOOL_H
 #define MOD_IGRAPH_JOBPOOL_H
 
+#include <signal.h>
+
 #include <apr_thread_proc.h>
 
 #define MIG_JOBPOOL_THREADS_MAX 16
+
+/* apr_thread_create for the module's background threads: they start with every asynchronous
+ * signal blocked, so the MPM's signals (prefork's SIGTERM/SIGHUP run its exit path in the
+ * handler, graceful restarts wake the accept loop with SIGUSR1, event's main thread waits for
+ * SIGTERM) always reach the MPM's own thread. A signal handled on one of ours would destroy
+ * the child's pool and exit under the MPM's feet (a segfault at stop), or never wake the
+ * thread that must stop (a slow graceful restart). Threads these threads create (libcurl's
+ * resolver) inherit the mask. */
+apr_status_t mig_thread_create(apr_thread_t **t, apr_thread_start_t fn, void *data, apr_pool_t *p);
+
+/* Holds the calling thread's asynchronous signals until mig_signals_release (which delivers
+ * what arrived meanwhile): for set-up that a signal handler must not interrupt half-way. */
+typedef struct mig_signals_t {
+    sigset_t old;
+    int held;
+} mig_signals_t;
+void mig_signals_hold(mig_signals_t *h);
+void mig_signals_release(mig_signals_t *h);
 
 typedef struct mig_jobpool_t mig_jobpool_t;
 

@@ -30,6 +30,7 @@
 
 #include "mod_igraph_worker.h"
 #include "mod_igraph_jobs.h"
+#include "mod_igraph_jobpool.h"
 #include "mod_igraph_storage.h"
 #include "mod_igraph_sites.h"
 #include "igraph_log.h"
@@ -301,7 +302,9 @@ static apr_status_t worker_cleanup(void *data)
     mig_worker *w = data;
     apr_status_t trv;
     worker_signal_stop(w);
-    apr_thread_join(&trv, w->thread);
+    if (w->thread) {
+        apr_thread_join(&trv, w->thread);
+    }
     /* running steps finish (Graph calls abort), their claims are released */
     mig_jobs_stop(w->holder);
     the_worker = NULL;
@@ -337,6 +340,7 @@ static int worker_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
 void mig_worker_child_init(apr_pool_t *pchild, server_rec *s)
 {
     mig_worker *w;
+    mig_signals_t held;
     apr_allocator_t *a = apr_pool_allocator_get(pchild);
     apr_status_t rv;
     char host[256];
@@ -370,17 +374,25 @@ void mig_worker_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "IG0057: maintenance thread not started");
         return;
     }
-    rv = apr_thread_create(&w->thread, NULL, worker_main, w, pchild);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0057: maintenance thread not started");
-        return;
-    }
-    if (mig_jobs_start(pchild, s) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "IG0057: publish workers not started");
-    }
+    /* One critical section against the MPM's signals: prefork runs its whole exit path (pchild
+     * destroyed, exit()) in the SIGTERM/SIGHUP handler, which may arrive while this child is
+     * still starting (a stop right after a start). Were that to happen after the thread exists
+     * but before the pre-cleanup that joins it, the thread would run on a freed pool, and at
+     * exit in an unloaded module: a segfault. With the signals held until the cleanup is in
+     * place, a pending stop is taken right after, with everything it must undo registered. */
+    mig_signals_hold(&held);
     the_worker = w;
     /* a PRE-cleanup: join before pchild's subpools (mod_dbd's connections) are destroyed */
     apr_pool_pre_cleanup_register(pchild, w, worker_cleanup);
+    rv = mig_thread_create(&w->thread, worker_main, w, pchild);
+    if (rv != APR_SUCCESS) {
+        w->thread = NULL;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0057: maintenance thread not started");
+    }
+    else if (mig_jobs_start(pchild, s) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "IG0057: publish workers not started");
+    }
+    mig_signals_release(&held);
 }
 
 void mig_worker_register_hooks(apr_pool_t *p)
