@@ -124,7 +124,7 @@ static apr_status_t walk(const char *path, int flags, int *pfd, struct stat *fst
             }
             continue;
         }
-        if (S_ISDIR(est.st_mode) && !last) {
+        if (S_ISDIR(est.st_mode) && (!last || (flags & IGRAPH_FILE_DIRECTORY))) {
             struct stat nst;
             nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (nfd < 0 || fstat(nfd, &nst) != 0 || nst.st_dev != est.st_dev ||
@@ -146,9 +146,16 @@ static apr_status_t walk(const char *path, int flags, int *pfd, struct stat *fst
             if (!*at) {
                 at = "/";
             }
+            if (last) {
+                *pfd = dfd;
+                *fst = dst;
+                dfd = -1;
+                rv = APR_SUCCESS;
+                break;
+            }
             continue;
         }
-        if (!last) {
+        if (!last || (flags & IGRAPH_FILE_DIRECTORY)) {
             rv = APR_FROM_OS_ERROR(ENOTDIR);
             *perr = apr_psprintf(p, "cannot open %s: %s", path, os_error(p, ENOTDIR));
             goto leave;
@@ -207,7 +214,8 @@ apr_status_t igraph_file_open_trusted(const char *path, int flags, int *pfd, str
     }
     else {
         *pfd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC |
-                              ((flags & IGRAPH_FILE_NO_LINK) ? O_NOFOLLOW : 0));
+                              ((flags & IGRAPH_FILE_NO_LINK) ? O_NOFOLLOW : 0) |
+                              ((flags & IGRAPH_FILE_DIRECTORY) ? O_DIRECTORY : 0));
         if (*pfd < 0 && errno == ELOOP && (flags & IGRAPH_FILE_NO_LINK)) {
             rv = IGRAPH_EUNSAFE;
             err = apr_psprintf(p,
@@ -219,7 +227,8 @@ apr_status_t igraph_file_open_trusted(const char *path, int flags, int *pfd, str
             rv = APR_FROM_OS_ERROR(errno);
             err = apr_psprintf(p, "cannot open %s: %s", path, os_error(p, errno));
         }
-        else if (fstat(*pfd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        else if (fstat(*pfd, &st) != 0 ||
+                 !((flags & IGRAPH_FILE_DIRECTORY) ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode))) {
             rv = APR_EINVAL;
             err = apr_psprintf(p, "%s is not a regular file", path);
         }

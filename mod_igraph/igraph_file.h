@@ -17,6 +17,10 @@
  * root), one link, no permission bits for group or others. */
 #define IGRAPH_FILE_PRIVATE 2
 
+/* Opens the directory at path instead (O_RDONLY | O_DIRECTORY), for the *at() calls that then
+ * handle one entry of it (the SQLite files in the Apache user's directory). */
+#define IGRAPH_FILE_DIRECTORY 4
+
 /* Opens the regular file at the absolute path for reading (O_NONBLOCK, so that a FIFO cannot
  * hold the caller up) and puts the descriptor in *pfd, its fstat in *pst (when not NULL).
  *

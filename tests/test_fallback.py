@@ -125,6 +125,27 @@ def test_planted_links_are_never_chowned(make_httpd):
     assert "IG0014" in h.error_log_text()
 
 
+@pytest.mark.processes
+def test_planted_directory_link_above_the_database_is_not_followed(make_httpd):
+    """The database sits in a directory below one of the Apache user's own (var/sub/): that
+    user could make sub a link to a directory of root's, and root would create and chown the
+    database there. The root parent reaches the directory without following such a link."""
+    import os
+    h = make_httpd(start=False, dbd=False, allowed=PLANTED + [r"IG0046"])
+    elsewhere = h.root / "roots-own-dir"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, h.root / "var" / "sub")       # var/ belongs to www-data
+    h.extra = (f'DBDriver sqlite3\nDBDParams "{h.root / "var" / "sub" / "igraph.db"}"\n'
+               'DBDInitSQL "PRAGMA busy_timeout=5000"')
+    h.write_conf()
+    h.start()
+    h.graceful()
+    assert list(elsewhere.iterdir()) == []
+    assert (elsewhere.stat().st_uid, elsewhere.stat().st_gid) == (0, 0)
+    log = h.error_log_text()
+    assert "IG0046: the SQLite directory" in log and "symbolic link" in log
+
+
 # ---- files root opens at start-up, and the modes of the files the module creates -------------
 
 KEY_REFUSED = [r"IG0003: token key unavailable"]
@@ -187,14 +208,14 @@ def test_key_file_with_bad_content_fails_configtest(make_httpd):
     assert rc != 0 and "IGraphTokenKeyFile" in out and "not a key" not in out, out
 
 
+@pytest.mark.processes
 def test_created_files_are_not_world_readable(make_httpd):
     """The key is created 0600, the database 0640 for the Apache user, and SQLite gives -wal and
     -shm the database's mode; an existing 0644 database loses its 'other' bits."""
     import os
     import pwd
     www = pwd.getpwnam("www-data")
-    h = make_httpd(start=False)
-    h.start()
+    h = make_httpd()
     s = h.session()
     assert s.get(h.url("/ig/api/accounts")).status_code == 200
     key = h.root / "var" / "token.key"
@@ -205,13 +226,11 @@ def test_created_files_are_not_world_readable(make_httpd):
         assert st.st_mode & 0o007 == 0, (p, oct(st.st_mode))
         assert st.st_uid == www.pw_uid, p
     assert oct(h.db_path.stat().st_mode & 0o777) == oct(0o640)
-    h.stop()
-    # a database an earlier version left 0644 (and -wal/-shm with it)
+    # a database an earlier version left 0644 (and -wal/-shm with it): the next graceful
+    # restart takes the "other" bits away
     for suffix in ("", "-wal", "-shm"):
-        p = h.root / "var" / ("igraph.db" + suffix)
-        if p.exists():
-            os.chmod(p, 0o644)
-    h.start()
+        os.chmod(h.root / "var" / ("igraph.db" + suffix), 0o644)
+    h.graceful()
     assert s.get(h.url("/ig/api/accounts")).status_code == 200
     for suffix in ("", "-wal", "-shm"):
         p = h.root / "var" / ("igraph.db" + suffix)

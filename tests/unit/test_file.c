@@ -131,6 +131,21 @@ static void test_links(void **state)
     assert_int_equal(try_open(p, "root/link", 0, &err), IGRAPH_EUNSAFE);
     assert_int_equal(chmod(at(p, "root"), 0755), 0);
     assert_int_equal(try_open(p, "root/link", 0, &err), APR_SUCCESS);
+    /* a directory, opened for *at() calls, the same way */
+    {
+        int fd = -1;
+        assert_int_equal(
+            igraph_file_open_trusted(at(p, "www"), IGRAPH_FILE_DIRECTORY, &fd, NULL, p, &err),
+            APR_SUCCESS);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(
+            igraph_file_open_trusted(at(p, "www/dir"), IGRAPH_FILE_DIRECTORY, &fd, NULL, p, &err),
+            IGRAPH_EUNSAFE);
+        assert_int_equal(fd, -1);
+        assert_true(APR_STATUS_IS_ENOTDIR(igraph_file_open_trusted(
+            at(p, "root/secret"), IGRAPH_FILE_DIRECTORY, &fd, NULL, p, &err)));
+    }
     /* the last component may be required to be no link at all */
     assert_int_equal(try_open(p, "root/link", IGRAPH_FILE_NO_LINK, &err), IGRAPH_EUNSAFE);
     assert_non_null(strstr(err, "symbolic link"));
