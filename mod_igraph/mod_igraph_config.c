@@ -655,7 +655,8 @@ static const char *asset_type(const char *name)
  * directory may be one the Apache user can write: a symbolic link is followed only out of a
  * directory that root alone can change, and a hard link there is not read
  * (igraph_file_open_trusted); such a file is left out with a warning. */
-static apr_hash_t *load_assets(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s, const char *dir)
+static apr_hash_t *load_assets(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                               const char *dir)
 {
     apr_hash_t *h = apr_hash_make(pconf);
     apr_dir_t *d;
