@@ -1,6 +1,9 @@
 /* igraph_account.c: text forms of igraph_login_e and igraph_account_status_e (one table each,
- * indexed by the enum; see igraph_account.h). */
+ * indexed by the enum), and owner keys (see igraph_account.h). */
 #include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
 
 #include "igraph_account.h"
 
@@ -68,4 +71,49 @@ apr_status_t igraph_account_status_parse(const char *s, igraph_account_status_e 
     }
     *out = (igraph_account_status_e)i;
     return APR_SUCCESS;
+}
+
+int igraph_realm_valid(const char *realm)
+{
+    apr_size_t n = 0;
+
+    if (!realm || !*realm) {
+        return 0;
+    }
+    for (; *realm; realm++, n++) {
+        if ((unsigned char)*realm <= ' ' || (unsigned char)*realm >= 0x7f) {
+            return 0;
+        }
+    }
+    return n <= 255;
+}
+
+int igraph_user_valid(const char *user)
+{
+    for (; user && *user; user++) {
+        if (apr_iscntrl(*user)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *igraph_owner_key(apr_pool_t *p, const char *realm, const char *user)
+{
+    if (!realm || !*realm) {
+        return user ? user : "";
+    }
+    return apr_pstrcat(p, realm, IGRAPH_REALM_SEP, user ? user : "", NULL);
+}
+
+const char *igraph_owner_realm(apr_pool_t *p, const char *owner)
+{
+    const char *sep = owner ? strchr(owner, IGRAPH_REALM_SEP[0]) : NULL;
+    return sep ? apr_pstrndup(p, owner, (apr_size_t)(sep - owner)) : "";
+}
+
+const char *igraph_owner_user(const char *owner)
+{
+    const char *sep = owner ? strchr(owner, IGRAPH_REALM_SEP[0]) : NULL;
+    return sep ? sep + 1 : (owner ? owner : "");
 }

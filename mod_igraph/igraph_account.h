@@ -9,6 +9,7 @@
 #define IGRAPH_ACCOUNT_H
 
 #include <apr_errno.h>
+#include <apr_pools.h>
 
 typedef enum {
     IGRAPH_LOGIN_FACEBOOK = 0, /* Facebook Login: graph.facebook.com, Page token, appsecret_proof */
@@ -30,5 +31,25 @@ typedef enum {
 const char *igraph_account_status_name(igraph_account_status_e s);
 /* Exact lower-case names; APR_EINVAL for anything else (NULL too), *out untouched then. */
 apr_status_t igraph_account_status_parse(const char *s, igraph_account_status_e *out);
+
+/* Owners. An account or job belongs to an owner key: the Apache user name, qualified by the
+ * realm of the (virtual) server it was created on, so the same user name on two virtual hosts
+ * sharing one database owns two separate sets of accounts. The default realm (the main
+ * server's) keeps the bare user name, which is also what rows written before realms carry;
+ * another realm's key is "<realm>" IGRAPH_REALM_SEP "<user>". Realm names are printable
+ * (igraph_realm_valid) and user names with control characters own nothing
+ * (igraph_user_valid), so a key has exactly one reading. */
+#define IGRAPH_REALM_SEP "\x1f"
+
+/* 1 for a non-empty realm name of at most 255 printable ASCII characters, no space. */
+int igraph_realm_valid(const char *realm);
+/* 1 for a user name without control characters (the empty anonymous user included). */
+int igraph_user_valid(const char *user);
+/* The owner key of user in realm ("" or NULL: the default realm). */
+const char *igraph_owner_key(apr_pool_t *p, const char *realm, const char *user);
+/* The realm of an owner key: "" for the default realm. */
+const char *igraph_owner_realm(apr_pool_t *p, const char *owner);
+/* The user part of an owner key (a pointer into it). */
+const char *igraph_owner_user(const char *owner);
 
 #endif

@@ -210,6 +210,14 @@ static const igraph_migration_t igraph_migrations[] = {
     "id, platform, login, ig_user_id, owner, username, name, picture_url, page_id, page_name, "    \
     "app_user_id, scopes, status, last_error, token_expires_at, token_issued_at, created_at, "     \
     "updated_at, "
+/* The rows of one realm (see igraph_account.h), for the maintenance work of one site; its
+ * arguments come from igraph_realm_args(): for the default realm the first pair is the pattern
+ * of a qualified key (which its rows must not match), for another realm the last three are the
+ * key prefix "<realm>\x1f"; NULL arguments switch a test off (every realm: all of them). */
+#define IGRAPH_REALM_FILTER                                                                   \
+    "(%s IS NULL OR owner NOT LIKE %s) AND (%s IS NULL OR substr(owner, 1, length(%s)) = %s)"
+#define IGRAPH_REALM_NARGS 5
+
 #define IGRAPH_ACCOUNT_COLS                                                                        \
     IGRAPH_ACCOUNT_HEAD_COLS "access_token_enc, user_token_enc, next_refresh_at, refresh_failures"
 /* Lists (the page, the API, the publish account pick) never need a token: the sealed columns
@@ -406,6 +414,7 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
                                "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts "
                                "WHERE status = 'active' AND token_expires_at > 0 "
                                "AND token_expires_at <= %ld AND next_refresh_at <= %ld "
+                               "AND " IGRAPH_REALM_FILTER " "
                                "ORDER BY token_expires_at, id LIMIT %ld"},
     [IGRAPH_ST_ACCOUNT_GET_ANY] = {"igraph_account_get_any",
                                    "SELECT " IGRAPH_ACCOUNT_COLS " FROM accounts WHERE id = %ld"},
@@ -493,6 +502,7 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_JOB_DUE] = {"igraph_job_due", "SELECT " IGRAPH_JOB_COLS " FROM jobs "
                                              "WHERE next_at > 0 AND next_at <= %ld "
                                              "AND (claimed_by IS NULL OR claim_until < %ld) "
+                                             "AND " IGRAPH_REALM_FILTER " "
                                              /* running posts first: queued ones an account
                                               * cap holds back must never crowd them out */
                                              "ORDER BY CASE WHEN status = 'queued' THEN 1 "
@@ -1500,17 +1510,32 @@ static apr_status_t igraph_accounts_read_all(igraph_db_t *db, apr_pool_t *p, apr
     return rv;
 }
 
-apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now,
-                                       apr_int64_t window, int limit, apr_array_header_t **out)
+/* Fills the IGRAPH_REALM_NARGS arguments of IGRAPH_REALM_FILTER into args. */
+static void igraph_realm_args(apr_pool_t *p, const char *realm, const char **args)
+{
+    const char *pattern = (realm && !*realm) ? "%" IGRAPH_REALM_SEP "%" : NULL;
+    const char *prefix = (realm && *realm) ? apr_pstrcat(p, realm, IGRAPH_REALM_SEP, NULL) : NULL;
+
+    args[0] = args[1] = pattern;
+    args[2] = args[3] = args[4] = prefix;
+}
+
+apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, const char *realm,
+                                       apr_int64_t now, apr_int64_t window, int limit,
+                                       apr_array_header_t **out)
 {
     apr_dbd_results_t *res;
     apr_status_t rv;
+    const char *args[2 + IGRAPH_REALM_NARGS + 1];
 
     if (!out || limit <= 0 || window < 0) {
         return APR_EINVAL;
     }
-    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_DUE, &res, igraph_i64(p, now + window),
-                       igraph_i64(p, now), igraph_i64(p, limit));
+    args[0] = igraph_i64(p, now + window);
+    args[1] = igraph_i64(p, now);
+    igraph_realm_args(p, realm, args + 2);
+    args[2 + IGRAPH_REALM_NARGS] = igraph_i64(p, limit);
+    rv = igraph_store_select(db, p, IGRAPH_ST_ACCOUNT_DUE, &res, args, IGRAPH_NARGS(args));
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -2055,20 +2080,20 @@ apr_status_t igraph_store_job_cancel(igraph_db_t *db, apr_pool_t *p, const char 
     return rv == APR_SUCCESS ? APR_EBUSY : rv;
 }
 
-apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now, int limit,
-                                   apr_array_header_t **out)
+apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, const char *realm,
+                                   apr_int64_t now, int limit, apr_array_header_t **out)
 {
     apr_dbd_results_t *res;
     apr_status_t rv;
+    const char *args[2 + IGRAPH_REALM_NARGS + 1];
 
     if (!out || limit <= 0) {
         return APR_EINVAL;
     }
-    {
-        const char *snow = igraph_i64(p, now);
-        const char *args[] = {snow, snow, igraph_itoa(p, limit)};
-        rv = igraph_store_select(db, p, IGRAPH_ST_JOB_DUE, &res, args, IGRAPH_NARGS(args));
-    }
+    args[0] = args[1] = igraph_i64(p, now);
+    igraph_realm_args(p, realm, args + 2);
+    args[2 + IGRAPH_REALM_NARGS] = igraph_itoa(p, limit);
+    rv = igraph_store_select(db, p, IGRAPH_ST_JOB_DUE, &res, args, IGRAPH_NARGS(args));
     if (rv != APR_SUCCESS) {
         return rv;
     }

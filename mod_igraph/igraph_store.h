@@ -154,9 +154,11 @@ apr_status_t igraph_store_lease_release(igraph_db_t *db, apr_pool_t *p, const ch
 
 /* Accounts whose token needs attention: active, token_expires_at > 0,
  * token_expires_at <= now + window, next_refresh_at <= now; soonest expiry first, at most
- * limit rows (array of igraph_account_t*). */
-apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now,
-                                       apr_int64_t window, int limit, apr_array_header_t **out);
+ * limit rows (array of igraph_account_t*). Only those of realm ("": the default realm; NULL:
+ * every realm; see igraph_owner_key). */
+apr_status_t igraph_store_accounts_due(igraph_db_t *db, apr_pool_t *p, const char *realm,
+                                       apr_int64_t now, apr_int64_t window, int limit,
+                                       apr_array_header_t **out);
 /* Reads one account by id whatever its owner (maintenance only). APR_NOTFOUND when missing. */
 apr_status_t igraph_store_account_get_any(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
                                           igraph_account_t **out);
@@ -236,9 +238,10 @@ apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_
  * claim, so a late save by that worker gets APR_EBUSY instead of undoing the cancel. */
 apr_status_t igraph_store_job_cancel(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                      const char *id, apr_int64_t now);
-/* Jobs with 0 < next_at <= now and no live claim, soonest first, at most limit. */
-apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t now, int limit,
-                                   apr_array_header_t **out);
+/* Jobs with 0 < next_at <= now and no live claim, soonest first, at most limit; only those
+ * of realm (as for igraph_store_accounts_due). */
+apr_status_t igraph_store_jobs_due(igraph_db_t *db, apr_pool_t *p, const char *realm,
+                                   apr_int64_t now, int limit, apr_array_header_t **out);
 /* Smallest next_at > 0 over all jobs (0 when none): when the worker must wake next. */
 apr_status_t igraph_store_jobs_next_due(igraph_db_t *db, apr_pool_t *p, apr_int64_t *next_at);
 /* Same claim semantics as accounts (APR_EBUSY when someone else holds a live claim). */

@@ -26,6 +26,7 @@
 #include "mod_igraph_routes.h"
 #include "mod_igraph_storage.h"
 #include "mod_igraph_mount.h"
+#include "mod_igraph_sites.h"
 #include <http_request.h>
 
 /* Core log messages go to the main server's error log under this module's LogLevel. */
@@ -55,7 +56,7 @@ static int mig_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     int rc;
 
     mig_config_settle(pconf, s);
-    if ((rc = mig_mount_find(pconf, s)) != OK ||
+    if ((rc = mig_mount_find(pconf, s)) != OK || (rc = mig_sites_build(pconf, s)) != OK ||
         (rc = mig_config_check_passphrase_files(ptemp)) != OK) {
         return rc;
     }

@@ -74,7 +74,7 @@ static int change_account(mig_req *q, igraph_account_t **out)
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
                   "IG0040: account %" APR_INT64_T_FMT " (@%s): %s by '%s'", q->id,
-                  a->username ? a->username : "?", verb, q->owner);
+                  a->username ? a->username : "?", verb, q->user);
     if (!removal &&
         (rv = igraph_store_account_get(q->db, p, q->owner, q->id, out)) != APR_SUCCESS) {
         return mig_fail_lookup(q, rv, "no such account");

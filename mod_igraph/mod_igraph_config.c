@@ -100,6 +100,7 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
                                                       : base->require_license;
     MERGE(affiliate_hosts);
     MERGE(webhook_verify_token);
+    MERGE(realm);
     return c;
 }
 
@@ -493,6 +494,18 @@ static const char *set_affiliate_hosts(cmd_parms *cmd, void *dc, const char *arg
     return NULL;
 }
 
+static const char *set_realm(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!igraph_realm_valid(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: \"%s\" is not a realm name (1 to 255 printable characters, no "
+                            "spaces)",
+                            cmd->cmd->name, arg);
+    }
+    cmd_srv(cmd)->realm = arg;
+    return NULL;
+}
+
 static const char *set_require_license(cmd_parms *cmd, void *dc, int flag)
 {
     cmd_srv(cmd)->require_license = flag;
@@ -554,6 +567,9 @@ const command_rec mig_cmds[] = {
                   "refuse posts whose declared risk is at least this (0..1, default 0.2)"),
     AP_INIT_FLAG("IGraphRequireLicense", set_require_license, NULL, RSRC_CONF,
                  "On: posts must declare a license (default Off)"),
+    AP_INIT_TAKE1("IGraphRealm", set_realm, NULL, RSRC_CONF,
+                  "the realm of this server's accounts (default: its ServerName); servers of "
+                  "one realm share their users' accounts"),
     AP_INIT_FLAG("IGraphRequireUser", set_require_user, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: accounts and publishing need an authenticated Apache user"),
     {NULL},

@@ -64,8 +64,10 @@ typedef struct mig_srv_cfg {
     const char *webhook_verify_token;      /* IGraphWebhookVerifyToken */
     double max_risk;                       /* -1 unset (0.2) */
     int require_license;                   /* -1 unset (Off) */
+    const char *realm;                     /* IGraphRealm, NULL: the ServerName */
     /* filled in check_config */
     apr_array_header_t *mounts;            /* mig_mount: this server's mount points */
+    const char *realm_key;                 /* owner keys' realm: "" the default (main's) */
     /* filled in post_config */
     igraph_key_t *key;                     /* NULL when it could not be loaded */
     const char *key_error;

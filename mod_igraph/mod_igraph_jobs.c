@@ -22,9 +22,10 @@ static mig_jobpool_t *job_pool;
 /* set by mig_jobs_stop: in-flight Graph calls abort, no further step starts */
 static volatile int job_stop;
 
-int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char *holder,
+int mig_jobs_dispatch(const mig_site *site, apr_pool_t *p, igraph_db_t *db, const char *holder,
                       volatile int *stop)
 {
+    server_rec *s = site->s;
     apr_array_header_t *due;
     apr_int64_t now = igraph_now();
     int i, n = 0, round;
@@ -35,17 +36,19 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
     /* a full batch means more may be due: read again (claimed rows drop out of the query) */
     for (round = 0; round < 8 && !*stop; round++) {
         int claimed = 0;
-        if (igraph_store_jobs_due(db, p, now, JOB_BATCH, &due) != APR_SUCCESS) {
+        if (igraph_store_jobs_due(db, p, site->realm, now, JOB_BATCH, &due) != APR_SUCCESS) {
             break;
         }
         for (i = 0; i < due->nelts && !*stop; i++) {
             const igraph_job_t *j = APR_ARRAY_IDX(due, i, const igraph_job_t *);
             int limit = mig_srv(s)->publish_concurrency;
             int starts = (j->status == IGRAPH_JOB_QUEUED);
+            /* account ids are per database: the pace table keys them by store */
+            apr_int64_t pace = MIG_PACE_KEY(site->store, j->account_id);
             mig_step_task_t *task;
             apr_pool_t *tp;
 
-            if (mig_pace_paused(j->account_id, now)) {
+            if (mig_pace_paused(pace, now)) {
                 igraph_store_job_postpone(db, p, j->id, now + 2, now);
                 continue;
             }
@@ -54,7 +57,7 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
             if (starts) {
                 int inflight = 0;
                 if (igraph_store_jobs_in_flight(db, p, j->account_id, &inflight) != APR_SUCCESS ||
-                    inflight + mig_pace_starting(j->account_id) >= limit) {
+                    inflight + mig_pace_starting(pace) >= limit) {
                     igraph_store_job_postpone(db, p, j->id, now + 1, now);
                     continue;
                 }
@@ -64,7 +67,7 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
                 continue;
             }
             claimed++;
-            if (starts && !mig_pace_starting_add(j->account_id, +1)) {
+            if (starts && !mig_pace_starting_add(pace, +1)) {
                 igraph_store_job_unclaim(db, p, j->id, holder);
                 continue;
             }
@@ -72,7 +75,7 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
             if (apr_pool_create_unmanaged_ex(&tp, NULL, NULL) != APR_SUCCESS) {
                 igraph_store_job_unclaim(db, p, j->id, holder);
                 if (starts) {
-                    mig_pace_starting_add(j->account_id, -1);
+                    mig_pace_starting_add(pace, -1);
                 }
                 continue;
             }
@@ -81,12 +84,13 @@ int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char 
             task->s = s;
             task->id = apr_pstrdup(tp, j->id);
             task->holder = apr_pstrdup(tp, holder);
-            task->starting_account = starts ? j->account_id : 0;
+            task->starting_account = starts ? pace : 0;
+            task->pace = pace;
             task->stop = &job_stop;
             if (mig_jobpool_push(job_pool, mig_step_task_run, task) != APR_SUCCESS) {
                 igraph_store_job_unclaim(db, p, j->id, holder);
                 if (starts) {
-                    mig_pace_starting_add(j->account_id, -1);
+                    mig_pace_starting_add(pace, -1);
                 }
                 apr_pool_destroy(tp);
                 continue;
@@ -104,9 +108,6 @@ apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
     job_stop = 0;
-    if (!mig_storage_configured(s)) {
-        return APR_ENOTIMPL;
-    }
     if ((rv = mig_pace_init(pchild)) != APR_SUCCESS) {
         return rv;
     }
@@ -121,10 +122,12 @@ apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s)
 /* From the worker's pre-cleanup: in-flight Graph calls abort, running steps finish (their rows
  * stay consistent: every step is saved or left to its claim timing out), queued tasks are
  * dropped and picked up again by the next worker. */
-void mig_jobs_stop(server_rec *s, const char *holder)
+void mig_jobs_stop(const char *holder)
 {
+    const apr_array_header_t *sites = mig_sites();
     apr_pool_t *p;
     igraph_db_t *db;
+    int i;
 
     job_stop = 1;
     if (job_pool) {
@@ -132,14 +135,26 @@ void mig_jobs_stop(server_rec *s, const char *holder)
         job_pool = NULL;
     }
     /* tasks dropped from the queue still hold claims: release them so the next worker (e.g.
-     * after a graceful restart) picks those jobs up at once instead of after the claim TTL */
-    if (mig_storage_configured(s) && apr_pool_create_unmanaged_ex(&p, NULL, NULL) == APR_SUCCESS) {
-        if ((db = mig_storage_open(s, p))) {
-            igraph_store_jobs_release(db, p, holder);
-            mig_storage_close(s, db);
-        }
-        apr_pool_destroy(p);
+     * after a graceful restart) picks those jobs up at once instead of after the claim TTL;
+     * once per database */
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
     }
+    for (i = 0; i < sites->nelts; i++) {
+        const mig_site *site = &APR_ARRAY_IDX(sites, i, mig_site);
+        int j, seen = 0;
+        for (j = 0; j < i; j++) {
+            seen |= (APR_ARRAY_IDX(sites, j, mig_site).store == site->store);
+        }
+        if (seen || !mig_storage_configured(site->s)) {
+            continue;
+        }
+        if ((db = mig_storage_open(site->s, p))) {
+            igraph_store_jobs_release(db, p, holder);
+            mig_storage_close(site->s, db);
+        }
+    }
+    apr_pool_destroy(p);
 }
 
 apr_status_t mig_jobs_push(apr_thread_start_t fn, void *data)

@@ -6,13 +6,15 @@
 #include <apr_thread_proc.h>
 
 #include "mod_igraph.h"
+#include "mod_igraph_sites.h"
 
-/* Runs every due job step; returns the number of steps dispatched. */
-int mig_jobs_dispatch(server_rec *s, apr_pool_t *p, igraph_db_t *db, const char *holder,
+/* Runs every due job step of one site (its realm's jobs on its database, with its server's
+ * settings); returns the number of steps dispatched. */
+int mig_jobs_dispatch(const mig_site *site, apr_pool_t *p, igraph_db_t *db, const char *holder,
                       volatile int *stop);
 apr_status_t mig_jobs_start(apr_pool_t *pchild, server_rec *s);
-/* Stops the pool (running steps finish) and releases holder's job claims. */
-void mig_jobs_stop(server_rec *s, const char *holder);
+/* Stops the pool (running steps finish) and releases holder's job claims in every database. */
+void mig_jobs_stop(const char *holder);
 /* Runs fn on the job thread pool with a task {own pool, data}; fn destroys task->pool. */
 typedef struct mig_job_task_t {
     apr_pool_t *pool;

@@ -177,7 +177,7 @@ static apr_status_t store_fb_page(mig_req *q, const igraph_graph_t *g, const fb_
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
                   "IG0031: account %" APR_INT64_T_FMT " @%s (ig %s, page %s) connected with "
                   "Facebook Login for '%s'",
-                  a->id, a->username ? a->username : "?", a->ig_user_id, a->page_id, q->owner);
+                  a->id, a->username ? a->username : "?", a->ig_user_id, a->page_id, q->user);
     *out = a;
     return APR_SUCCESS;
 }
@@ -363,7 +363,7 @@ static int connect_instagram(mig_req *q, const char *code)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r,
                   "IG0033: account %" APR_INT64_T_FMT " @%s (ig %s) connected with Instagram "
                   "Login for '%s'",
-                  a->id, a->username ? a->username : "?", a->ig_user_id, q->owner);
+                  a->id, a->username ? a->username : "?", a->ig_user_id, q->user);
     return mig_redirect(q, HTTP_MOVED_TEMPORARILY,
                         after_connect(q, apr_psprintf(p, "?connected=%" APR_INT64_T_FMT, a->id)));
 }

@@ -6,6 +6,10 @@
 
 #include <apr_pools.h>
 
+/* An account's key in the table: account ids are numbered per database (store, see
+ * mig_site), and one worker serves every database of the configuration. */
+#define MIG_PACE_KEY(store, account_id) ((((apr_int64_t)(store)) << 48) | (account_id))
+
 /* Empties the table and creates its mutex in pchild (from mig_jobs_start). */
 apr_status_t mig_pace_init(apr_pool_t *pchild);
 

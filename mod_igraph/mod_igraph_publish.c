@@ -402,7 +402,7 @@ int mig_publish_cancel(mig_req *q)
     }
     if (rv == APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "IG0071: job %s cancelled by '%s'",
-                      q->name, q->owner);
+                      q->name, q->user);
     }
     return job_answer(q);
 }

@@ -229,7 +229,11 @@ static int apply_needs(mig_req *q)
     unsigned needs = q->route->needs;
     int rc;
 
-    if ((needs & MIG_R_USER) && mig_require_user(r) && !*q->owner) {
+    if ((needs & MIG_R_USER) && !igraph_user_valid(q->user)) {
+        return mig_fail(q, HTTP_FORBIDDEN, "invalid_user", "Request refused",
+                        "This user name has control characters and cannot own accounts.");
+    }
+    if ((needs & MIG_R_USER) && mig_require_user(r) && !*q->user) {
         return mig_fail(q, HTTP_UNAUTHORIZED, "authentication_required", "Sign-in required",
                         "This page needs an authenticated user: configure an Apache "
                         "authentication module for this location, or set IGraphRequireUser "
@@ -306,7 +310,8 @@ int mig_handler(request_rec *r)
     memset(&q, 0, sizeof(q));
     q.r = r;
     q.c = mig_srv(r->server);
-    q.owner = (r->user && *r->user) ? r->user : "";
+    q.user = (r->user && *r->user) ? r->user : "";
+    q.owner = igraph_owner_key(r->pool, q.c->realm_key, q.user);
     q.args = apr_table_make(r->pool, 1);
     if (!(q.base = mig_mount_of(r))) {
         /* SetHandler igraph somewhere start-up did not see (.htaccess, AddHandler ...) */
@@ -350,7 +355,7 @@ int mig_handler(request_rec *r)
     }
     q.json = (q.route->needs & MIG_R_JSON) || client_wants_json(&q);
     if (q.route->needs & MIG_R_SIGNED) {
-        q.owner = ""; /* Meta carries no user of ours */
+        q.user = q.owner = ""; /* Meta carries no user of ours */
     }
     if ((rc = apply_needs(&q)) != MIG_GO_ON) {
         return rc;

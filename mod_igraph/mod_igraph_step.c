@@ -161,7 +161,7 @@ void *APR_THREAD_FUNC mig_step_task_run(apr_thread_t *t, void *data)
                          j->id, igraph_step_name(a));
         }
         if (!res.ok && res.err.cls == IGRAPH_ERR_RATE_LIMIT) {
-            mig_pace_pause(acct->id, j->next_at);
+            mig_pace_pause(task->pace, j->next_at);
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                          "IG0064: account %" APR_INT64_T_FMT " (@%s): rate limited by Meta, paused "
                          "until %s",

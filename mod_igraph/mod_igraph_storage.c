@@ -71,6 +71,16 @@ static const dbd_cfg_t *dbd_config(server_rec *s)
     return *pcfg;
 }
 
+const char *mig_storage_identity(server_rec *s, apr_pool_t *p)
+{
+    const dbd_cfg_t *cfg = dbd_config(s);
+
+    if (!cfg || !cfg->name || !*cfg->name || cfg->name[0] == '[') {
+        return NULL;
+    }
+    return apr_pstrcat(p, cfg->name, "\n", cfg->params ? cfg->params : "", NULL);
+}
+
 /* Says once, at start-up, why storage cannot work, so requests need not call mod_dbd (which
  * logs an error for every acquire without a driver). */
 static void check_storage(server_rec *s)

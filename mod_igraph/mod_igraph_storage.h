@@ -24,6 +24,10 @@ void mig_storage_child_init(apr_pool_t *pchild, server_rec *s);
  * link). */
 void mig_storage_check(server_rec *s, apr_pool_t *ptemp);
 
+/* Which database this server's mod_dbd settings name (driver and parameters, from p), NULL
+ * when it has none: servers with the same identity share one database. */
+const char *mig_storage_identity(server_rec *s, apr_pool_t *p);
+
 /* 1 when mod_dbd can give this server connections at all. */
 int mig_storage_configured(server_rec *s);
 

@@ -235,8 +235,8 @@ void mig_page_begin(mig_req *q, const char *title)
              "<header class=\"top\"><a class=\"brand\" href=\"%s\">"
              "<span class=\"logo\" aria-hidden=\"true\"></span>Instagram accounts</a>",
              title, mig_url(q, "/assets/igraph.css"), mig_url(q, "/accounts"));
-    if (q->owner && *q->owner) {
-        mig_html(q, "<span class=\"who\">Signed in as <b>%s</b></span>", q->owner);
+    if (q->user && *q->user) {
+        mig_html(q, "<span class=\"who\">Signed in as <b>%s</b></span>", q->user);
     }
     mig_html(q, "</header>\n");
     if (q->c->sandbox) {

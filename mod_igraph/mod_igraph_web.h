@@ -47,7 +47,8 @@ struct mig_req {
     const mig_route *route; /* the row being served (NULL before it is found) */
     const char *base;       /* mount point, e.g. "/ig" ("" at the server's root) */
     const char *path;       /* below the mount point: "/..." */
-    const char *owner;      /* the Apache user, or "" for anonymous use (IGraphRequireUser Off) */
+    const char *user;       /* the Apache user, or "" for anonymous use (IGraphRequireUser Off) */
+    const char *owner;      /* the owner key of user in this server's realm (igraph_owner_key) */
     int json;               /* 1: answers (and errors) in JSON */
     apr_table_t *args;      /* parsed query string (never NULL) */
     apr_table_t *form;      /* MIG_R_FORM: the parsed form */

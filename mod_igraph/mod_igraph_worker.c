@@ -5,6 +5,8 @@
  * for the life of its child, so the others only try a non-blocking lock once per tick and idle.
  * Every sweep also takes a database lease, and every account it touches is claimed in the
  * database, so several Apache servers sharing one database never refresh an account twice.
+ * One worker serves every site of the configuration (mod_igraph_sites.c): each virtual host's
+ * accounts and jobs are refreshed and published with that host's settings and database.
  *
  * The thread has its own allocator and pool (cleared after each tick), its own mod_dbd
  * connection (ap_dbd_open/ap_dbd_close), and waits on a condition variable, so child_stopping
@@ -29,12 +31,13 @@
 #include "mod_igraph_worker.h"
 #include "mod_igraph_jobs.h"
 #include "mod_igraph_storage.h"
+#include "mod_igraph_sites.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
 
 #define WORKER_MUTEX "igraph-worker"
-#define WORKER_BATCH 50        /* accounts looked at per sweep */
-#define CLAIM_TTL 300          /* seconds an account stays claimed by a refresh in progress */
+#define WORKER_BATCH 50 /* accounts looked at per sweep */
+#define CLAIM_TTL 300   /* seconds an account stays claimed by a refresh in progress */
 
 static apr_global_mutex_t *worker_mutex;
 
@@ -44,9 +47,9 @@ typedef struct mig_worker {
     apr_thread_mutex_t *mx;
     apr_thread_cond_t *cv;
     volatile int stop;
-    int leader;                 /* holds worker_mutex */
+    int leader;                     /* holds worker_mutex */
     volatile apr_uint32_t sweeping; /* a token sweep task is queued or running */
-    const char *holder;         /* "host:pid" for leases and claims */
+    const char *holder;             /* "host:pid" for leases and claims */
 } mig_worker;
 
 static mig_worker *the_worker;
@@ -83,23 +86,45 @@ static int worker_usable(server_rec *s)
     return c->key && mig_storage_configured(s) && mig_meta_configured(c);
 }
 
-/* One sweep over the accounts whose tokens are due. */
-static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db)
+/* Whether background work has anything to do in this configuration: a site with storage. */
+static int any_site_usable(void)
 {
-    mig_srv_cfg *c = mig_srv(w->s);
+    const apr_array_header_t *sites = mig_sites();
+    int i;
+
+    for (i = 0; i < sites->nelts; i++) {
+        if (mig_storage_configured(APR_ARRAY_IDX(sites, i, mig_site).s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The lease of one site's sweep: several Apache servers sharing the database take turns. */
+static const char *lease_name(apr_pool_t *p, const mig_site *site)
+{
+    return *site->realm ? apr_pstrcat(p, "maintenance:", site->realm, NULL) : "maintenance";
+}
+
+/* One sweep over the accounts of one site whose tokens are due, with that site's settings. */
+static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db, const mig_site *site)
+{
+    server_rec *s = site->s;
+    mig_srv_cfg *c = mig_srv(s);
+    const char *lease = lease_name(p, site);
     apr_array_header_t *due;
     apr_int64_t now = igraph_now();
     int i, refreshed = 0, failed = 0, reauth = 0;
 
-    if (igraph_store_lease(db, p, "maintenance", w->holder, now,
-                           3 * c->maintenance_interval + 30) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+    if (igraph_store_lease(db, p, lease, w->holder, now, 3 * c->maintenance_interval + 30) !=
+        APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      "IG0051: maintenance: another server holds the lease");
         return;
     }
-    if (igraph_store_accounts_due(db, p, now, c->refresh_before, WORKER_BATCH, &due) !=
+    if (igraph_store_accounts_due(db, p, site->realm, now, c->refresh_before, WORKER_BATCH, &due) !=
         APR_SUCCESS) {
-        igraph_store_lease_release(db, p, "maintenance", w->holder);
+        igraph_store_lease_release(db, p, lease, w->holder);
         return;
     }
     for (i = 0; i < due->nelts && !w->stop; i++) {
@@ -111,7 +136,7 @@ static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db)
                                        igraph_now() + CLAIM_TTL) != APR_SUCCESS) {
             continue;
         }
-        res = mig_refresh_one(w->s, db, p, a, 0, &w->stop, &detail);
+        res = mig_refresh_one(s, db, p, a, 0, &w->stop, &detail);
         igraph_store_account_unclaim(db, p, a->id, w->holder);
         switch (res) {
         case IGRAPH_REFRESHED:
@@ -129,63 +154,90 @@ static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db)
         }
     }
     if (refreshed || failed || reauth) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, w->s,
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                      "IG0052: maintenance: %d token(s) refreshed, %d failed (retried later), "
                      "%d need reconnecting",
                      refreshed, failed, reauth);
     }
     else {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s,
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                      "IG0053: maintenance: nothing due (%d looked at)", due->nelts);
     }
     /* held only while sweeping: after a graceful restart the next generation's worker must
      * not wait for the lease to time out */
-    igraph_store_lease_release(db, p, "maintenance", w->holder);
+    igraph_store_lease_release(db, p, lease, w->holder);
 }
 
 /* The token sweep runs as a task of the job thread pool, so a slow refresh never delays
- * publish steps; w->sweeping keeps it to one at a time. */
+ * publish steps; w->sweeping keeps it to one at a time. It visits every site. */
 static void *APR_THREAD_FUNC sweep_task(apr_thread_t *t, void *data)
 {
     mig_job_task_t *task = data;
     mig_worker *w = task->data;
+    const apr_array_header_t *sites = mig_sites();
     igraph_db_t *db;
+    int i;
 
-    if (!w->stop && (db = mig_storage_open(w->s, task->pool))) {
-        sweep(w, task->pool, db);
-        mig_storage_close(w->s, db);
+    for (i = 0; i < sites->nelts && !w->stop; i++) {
+        const mig_site *site = &APR_ARRAY_IDX(sites, i, mig_site);
+        if (worker_usable(site->s) && (db = mig_storage_open(site->s, task->pool))) {
+            sweep(w, task->pool, db, site);
+            mig_storage_close(site->s, db);
+        }
     }
     apr_atomic_set32(&w->sweeping, 0);
     apr_pool_destroy(task->pool);
     return NULL;
 }
 
-/* Every second: hand due publish steps to the pool; every IGraphMaintenanceInterval: a token
- * sweep. */
+/* Every second: hand every site's due publish steps to the pool; every
+ * IGraphMaintenanceInterval (the main server's): a token sweep. */
 static void tick(mig_worker *w, apr_pool_t *p, int sweep_due)
 {
+    const apr_array_header_t *sites = mig_sites();
     igraph_db_t *db;
+    int i;
 
-    if (!worker_usable(w->s)) {
-        return;
-    }
     if (sweep_due && apr_atomic_cas32(&w->sweeping, 1, 0) == 0) {
         if (mig_jobs_push(sweep_task, w) != APR_SUCCESS) {
             apr_atomic_set32(&w->sweeping, 0);
         }
     }
-    if (!(db = mig_storage_open(w->s, p))) {
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, w->s, "IG0050: maintenance: no database");
-        return;
+    for (i = 0; i < sites->nelts && !w->stop; i++) {
+        const mig_site *site = &APR_ARRAY_IDX(sites, i, mig_site);
+        if (!worker_usable(site->s)) {
+            continue;
+        }
+        if (!(db = mig_storage_open(site->s, p))) {
+            ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, site->s, "IG0050: maintenance: no database");
+            continue;
+        }
+        mig_jobs_dispatch(site, p, db, w->holder, &w->stop);
+        mig_storage_close(site->s, db);
     }
-    mig_jobs_dispatch(w->s, p, db, w->holder, &w->stop);
-    mig_storage_close(w->s, db);
+}
+
+/* The shortest IGraphMaintenanceInterval of the sites that do background work: one sweep visits
+ * them all. */
+static apr_int64_t sweep_interval(server_rec *s)
+{
+    const apr_array_header_t *sites = mig_sites();
+    apr_int64_t n = mig_srv(s)->maintenance_interval;
+    int i, any = 0;
+
+    for (i = 0; i < sites->nelts; i++) {
+        server_rec *vs = APR_ARRAY_IDX(sites, i, mig_site).s;
+        if (worker_usable(vs) && (!any || mig_srv(vs)->maintenance_interval < n)) {
+            n = mig_srv(vs)->maintenance_interval;
+            any = 1;
+        }
+    }
+    return n > 0 ? n : 1;
 }
 
 static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
 {
     mig_worker *w = data;
-    mig_srv_cfg *c = mig_srv(w->s);
     apr_allocator_t *alloc;
     apr_pool_t *tp;
     apr_time_t next_sweep = apr_time_now() + apr_time_from_sec(1);
@@ -216,7 +268,7 @@ static void *APR_THREAD_FUNC worker_main(apr_thread_t *t, void *data)
             apr_time_t now = apr_time_now();
             int sweep_due = now >= next_sweep;
             if (sweep_due) {
-                next_sweep = now + apr_time_from_sec(c->maintenance_interval);
+                next_sweep = now + apr_time_from_sec(sweep_interval(w->s));
             }
             tick(w, tp, sweep_due);
         }
@@ -251,7 +303,7 @@ static apr_status_t worker_cleanup(void *data)
     worker_signal_stop(w);
     apr_thread_join(&trv, w->thread);
     /* running steps finish (Graph calls abort), their claims are released */
-    mig_jobs_stop(w->s, w->holder);
+    mig_jobs_stop(w->holder);
     the_worker = NULL;
     return APR_SUCCESS;
 }
@@ -268,8 +320,7 @@ static int worker_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return ap_mutex_register(pconf, WORKER_MUTEX, NULL, APR_LOCK_DEFAULT, 0);
 }
 
-static int worker_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                              server_rec *s)
+static int worker_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     apr_status_t rv;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -277,8 +328,7 @@ static int worker_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     }
     rv = ap_global_mutex_create(&worker_mutex, NULL, WORKER_MUTEX, NULL, s, pconf, 0);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "IG0055: cannot create the maintenance mutex");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "IG0055: cannot create the maintenance mutex");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -291,11 +341,11 @@ void mig_worker_child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
     char host[256];
 
-    if (!worker_mutex || !mig_storage_configured(s)) {
+    if (!worker_mutex || !any_site_usable()) {
         return;
     }
-    rv = apr_global_mutex_child_init(&worker_mutex, apr_global_mutex_lockfile(worker_mutex),
-                                     pchild);
+    rv =
+        apr_global_mutex_child_init(&worker_mutex, apr_global_mutex_lockfile(worker_mutex), pchild);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "IG0056: maintenance mutex child init");
         return;

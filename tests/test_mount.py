@@ -219,9 +219,6 @@ def test_everything_inside_a_virtual_host(make_httpd, fake):
     assert requests.get(h.url("/static.txt")).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10: the worker runs jobs with the main server's "
-                   "settings only (storage, key, app), so a job accepted by a virtual host that "
-                   "holds all of them never starts")
 def test_publish_with_everything_inside_a_virtual_host(make_httpd, fake):
     """Jobs are driven by the maintenance thread and the publish workers; with storage, key and
     credentials only in the <VirtualHost>, they must still run (README: a virtual host

@@ -425,7 +425,7 @@ static void test_jobs_group_insert(void **state)
     assert_int_equal(igraph_store_jobs_insert(&f->db, f->pool, items, 4), APR_SUCCESS);
     assert_int_equal(a.rv, APR_SUCCESS);
     assert_int_equal(b.rv, APR_SUCCESS);
-    assert_int_equal(c.rv, APR_EEXIST); /* alice's k1 is g1 */
+    assert_int_equal(c.rv, APR_EEXIST);  /* alice's k1 is g1 */
     assert_int_equal(d.rv, APR_SUCCESS); /* bob's own k1 */
     assert_int_equal(gate_entered, 1);
     assert_int_equal(gate_max_depth, 1);
@@ -457,9 +457,9 @@ static void test_jobs_group_insert(void **state)
         assert_int_equal(big[3].rv, APR_SUCCESS); /* the first with the key */
         assert_int_equal(repeats, 5);             /* 10, 17, 24, 31, 38 */
         assert_int_equal(stored, BIG - 5);
-        assert_int_equal(test_db_count(&f->db, f->pool,
-                                       "SELECT COUNT(*) FROM jobs WHERE owner = 'carol'"),
-                         BIG - 5);
+        assert_int_equal(
+            test_db_count(&f->db, f->pool, "SELECT COUNT(*) FROM jobs WHERE owner = 'carol'"),
+            BIG - 5);
     }
     /* a bad item is refused on its own; the others are stored */
     assert_int_equal(igraph_store_jobs_insert(&f->db, f->pool, mixed, 2), APR_SUCCESS);
@@ -796,7 +796,7 @@ static void test_jobs_due(void **state)
 
     assert_int_equal(igraph_store_jobs_next_due(&f->db, f->pool, &next), APR_SUCCESS);
     assert_int_equal(next, 0);
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 150, 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 150, 10, &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 0);
 
     for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -811,22 +811,22 @@ static void test_jobs_due(void **state)
                              APR_SUCCESS);
         }
     }
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 150, 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 150, 10, &list), APR_SUCCESS);
     assert_string_equal(ids_of(f->pool, list), "b,g,a,f,h");
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 150, 2, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 150, 2, &list), APR_SUCCESS);
     assert_string_equal(ids_of(f->pool, list), "b,g");
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 49, 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 49, 10, &list), APR_SUCCESS);
     assert_int_equal(list->nelts, 0);
     /* later on, e's claim has expired too */
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 1000, 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 1000, 10, &list), APR_SUCCESS);
     assert_string_equal(ids_of(f->pool, list), "b,g,a,e,f,h,d");
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 150, 0, &list), APR_EINVAL);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 150, 0, &list), APR_EINVAL);
 
     /* a claim taken now hides the job until it expires */
     assert_int_equal(igraph_store_job_claim(&f->db, f->pool, "b", "w2", 150, 160), APR_SUCCESS);
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 150, 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 150, 10, &list), APR_SUCCESS);
     assert_string_equal(ids_of(f->pool, list), "g,a,f,h");
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 161, 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 161, 10, &list), APR_SUCCESS);
     assert_string_equal(ids_of(f->pool, list), "b,g,a,f,h");
 
     /* the wake-up time counts every job with something to do */
@@ -1021,7 +1021,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(igraph_store_job_cancel(&f->db, f->pool, NULL, "j", 1), APR_EINVAL);
     assert_int_equal(igraph_store_job_claim(&f->db, f->pool, "j", NULL, 1, 2), APR_EINVAL);
     assert_int_equal(igraph_store_job_unclaim(&f->db, f->pool, NULL, "w"), APR_EINVAL);
-    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, 1, 10, NULL), APR_EINVAL);
+    assert_int_equal(igraph_store_jobs_due(&f->db, f->pool, NULL, 1, 10, NULL), APR_EINVAL);
     assert_int_equal(igraph_store_jobs_next_due(&f->db, f->pool, NULL), APR_EINVAL);
     assert_int_equal(igraph_store_jobs_in_flight(&f->db, f->pool, 1, NULL), APR_EINVAL);
     assert_int_equal(igraph_store_jobs_published_since(&f->db, f->pool, 1, 0, NULL), APR_EINVAL);

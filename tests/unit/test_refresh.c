@@ -396,7 +396,8 @@ static void test_accounts_due(void **state)
                      APR_SUCCESS);
 
     /* soonest expiry first: a6 (expired), a1, a7 (exactly at the window edge) */
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, win, 10, &due), APR_SUCCESS);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, now, win, 10, &due),
+                     APR_SUCCESS);
     assert_int_equal(due->nelts, 3);
     assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a6->id);
     assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->id, a1->id);
@@ -408,12 +409,13 @@ static void test_accounts_due(void **state)
                         "IGAAt");
 
     /* limit */
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, win, 2, &due), APR_SUCCESS);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, now, win, 2, &due),
+                     APR_SUCCESS);
     assert_int_equal(due->nelts, 2);
     assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->id, a1->id);
 
     /* after next_refresh_at, a5 is due again (and comes before a1) */
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now + 3600, win, 10, &due),
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, now + 3600, win, 10, &due),
                      APR_SUCCESS);
     assert_int_equal(due->nelts, 4);
     assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->id, a5->id);
@@ -421,19 +423,22 @@ static void test_accounts_due(void **state)
     assert_int_equal(APR_ARRAY_IDX(due, 1, igraph_account_t *)->next_refresh_at, now + 3600);
 
     /* a smaller window */
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, 0, 10, &due), APR_SUCCESS);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, now, 0, 10, &due),
+                     APR_SUCCESS);
     assert_int_equal(due->nelts, 1);
     assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a6->id);
 
     /* a wider one takes a2 too; a3 (never expires) and a4 (needs_reauth) never */
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now + 3600, 365 * DAY, 10, &due),
-                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_accounts_due(&f->db, f->pool, NULL, now + 3600, 365 * DAY, 10, &due),
+        APR_SUCCESS);
     assert_int_equal(due->nelts, 5);
     for (i = 0; i < (size_t)due->nelts; i++) {
         apr_int64_t id = APR_ARRAY_IDX(due, i, igraph_account_t *)->id;
         assert_true(id != a3->id && id != a4->id);
     }
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, now, win, 0, &due), APR_EINVAL);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, now, win, 0, &due),
+                     APR_EINVAL);
 
     /* get_any reads any owner's account */
     assert_string_equal(stored(f, a4->id)->owner, "bob");
@@ -443,6 +448,80 @@ static void test_accounts_due(void **state)
                          APR_NOTFOUND);
     }
     assert_int_equal(test_log_errors, 0);
+}
+
+/* Owner keys and the maintenance work of one realm: the same user name in two realms owns two
+ * accounts; each realm's sweep sees only its own (the default realm: the bare keys). */
+static void test_accounts_due_by_realm(void **state)
+{
+    fixture_t *f = *state;
+    const apr_int64_t now = igraph_now(), win = 30 * DAY;
+    const char *shop = igraph_owner_key(f->pool, "shop.example", "alice");
+    igraph_account_t *a1 = make_ig(f->pool, "alice", "1", now - 40 * DAY, now + 1 * DAY);
+    igraph_account_t *a2 = make_ig(f->pool, shop, "2", now - 40 * DAY, now + 2 * DAY);
+    igraph_account_t *a3 = make_ig(f->pool, igraph_owner_key(f->pool, "shop", "bob"), "3",
+                                   now - 40 * DAY, now + 3 * DAY);
+    igraph_account_t *all[] = {a1, a2, a3};
+    apr_array_header_t *due, *mine;
+    size_t i;
+
+    assert_string_equal(igraph_owner_key(f->pool, "", "alice"), "alice");
+    assert_string_equal(igraph_owner_key(f->pool, NULL, "alice"), "alice");
+    assert_string_equal(shop, "shop.example\x1f"
+                              "alice");
+    assert_string_equal(igraph_owner_realm(f->pool, shop), "shop.example");
+    assert_string_equal(igraph_owner_realm(f->pool, "alice"), "");
+    assert_string_equal(igraph_owner_user(shop), "alice");
+    assert_string_equal(igraph_owner_user("alice"), "alice");
+    assert_string_equal(igraph_owner_user(igraph_owner_key(f->pool, "r", "")), "");
+    assert_true(igraph_realm_valid("shop.example:443"));
+    assert_true(igraph_realm_valid("a_b-c"));
+    assert_false(igraph_realm_valid(""));
+    assert_false(igraph_realm_valid(NULL));
+    assert_false(igraph_realm_valid("a b"));
+    assert_false(igraph_realm_valid("a\x1f"
+                                    "b"));
+    assert_true(igraph_realm_valid("[::1]:8443"));
+    assert_false(igraph_realm_valid("caf\xc3\xa9"));
+    assert_true(igraph_user_valid("alice"));
+    assert_true(igraph_user_valid(""));
+    assert_true(igraph_user_valid("J\xc3\xbcrgen"));
+    assert_false(igraph_user_valid("shop\x1f"
+                                   "alice"));
+    assert_false(igraph_user_valid("a\nb"));
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        assert_int_equal(
+            igraph_store_account_upsert(&f->db, f->pool, &test_key, all[i], "IGAAt", NULL),
+            APR_SUCCESS);
+    }
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, now, win, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 3);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, "", now, win, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a1->id);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, "shop.example", now, win, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a2->id);
+    /* "shop" is not a prefix match of "shop.example" */
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, "shop", now, win, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(due, 0, igraph_account_t *)->id, a3->id);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, "other", now, win, 10, &due),
+                     APR_SUCCESS);
+    assert_int_equal(due->nelts, 0);
+    /* the lists of one owner key never cross realms */
+    assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, "alice", &mine), APR_SUCCESS);
+    assert_int_equal(mine->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(mine, 0, igraph_account_t *)->id, a1->id);
+    assert_int_equal(igraph_store_accounts_list(&f->db, f->pool, shop, &mine), APR_SUCCESS);
+    assert_int_equal(mine->nelts, 1);
+    assert_int_equal(APR_ARRAY_IDX(mine, 0, igraph_account_t *)->id, a2->id);
+    assert_logs_clean();
 }
 
 static void test_tokens_update(void **state)
@@ -713,7 +792,7 @@ static void test_refresh_ig_reauth(void **state)
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "IGAAoldtoken");
     /* not retried: the due-query no longer offers it */
     assert_int_equal(
-        igraph_store_accounts_due(&f->db, f->pool, ctx.now + 7 * DAY, ctx.window, 10, &due),
+        igraph_store_accounts_due(&f->db, f->pool, NULL, ctx.now + 7 * DAY, ctx.window, 10, &due),
         APR_SUCCESS);
     assert_int_equal(due->nelts, 0);
     assert_non_null(strstr(test_log_buf, "IG0502:"));
@@ -753,12 +832,13 @@ static void test_refresh_ig_server_error(void **state)
     assert_int_equal(got->token_expires_at, a->token_expires_at);
     assert_non_null(strstr(test_log_buf, "IG0504:"));
     /* hidden from the due-query until then */
-    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, ctx.now, ctx.window, 10, &due),
-                     APR_SUCCESS);
-    assert_int_equal(due->nelts, 0);
     assert_int_equal(
-        igraph_store_accounts_due(&f->db, f->pool, got->next_refresh_at, ctx.window, 10, &due),
+        igraph_store_accounts_due(&f->db, f->pool, NULL, ctx.now, ctx.window, 10, &due),
         APR_SUCCESS);
+    assert_int_equal(due->nelts, 0);
+    assert_int_equal(igraph_store_accounts_due(&f->db, f->pool, NULL, got->next_refresh_at,
+                                               ctx.window, 10, &due),
+                     APR_SUCCESS);
     assert_int_equal(due->nelts, 1);
 
     /* second failure: a rate limit whose Retry-After is longer than the backoff wins */
@@ -1014,6 +1094,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_claim, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_accounts_due, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_due_by_realm, test_db_setup,
+                                        test_db_teardown),
         cmocka_unit_test_setup_teardown(test_tokens_update, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_refresh_failed, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_refresh_ig_success, test_db_setup, test_db_teardown),
