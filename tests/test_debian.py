@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -34,7 +35,7 @@ import requests
 
 from flows import accounts, connect
 from harness import (APP_ID, APP_SECRET, BAD_LOG, ENDPOINT_HOSTS, HTTPD_ENV, IG_APP_ID,
-                     IG_APP_SECRET, MODULE, REPO, VALGRIND, free_port, make_root, wait_port)
+                     IG_APP_SECRET, MODULE, REPO, VALGRIND, free_port, wait_port)
 
 pytestmark = [
     pytest.mark.processes,
@@ -81,7 +82,9 @@ class Stock:
     """The copy of /etc/apache2 and the commands that drive it."""
 
     def __init__(self):
-        self.t = make_root("igraph-debian-")
+        # like /: root's own (make_root's var/ would belong to www-data)
+        self.t = Path(tempfile.mkdtemp(prefix="igraph-debian-", dir="/tmp"))
+        os.chmod(self.t, 0o755)
         self.conf = self.t / "etc" / "apache2"
         self.port = free_port()
         self.mount = "/ig"
