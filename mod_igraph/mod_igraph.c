@@ -56,7 +56,8 @@ static int mig_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     int rc;
 
     mig_config_settle(pconf, s);
-    if ((rc = mig_mount_find(pconf, s)) != OK || (rc = mig_sites_build(pconf, s)) != OK) {
+    if ((rc = mig_mount_find(pconf, s)) != OK || (rc = mig_sites_build(pconf, s)) != OK ||
+        (rc = mig_config_check_passphrase_files(ptemp)) != OK) {
         return rc;
     }
     if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {

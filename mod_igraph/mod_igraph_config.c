@@ -5,8 +5,10 @@
  * serves explanatory answers (see mod_igraph_routes.c). Secrets read from files are read once,
  * at configuration time, by the root parent.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -17,6 +19,7 @@
 #include "mod_igraph.h"
 #include "igraph_log.h"
 #include "igraph_util.h"
+#include "igraph_file.h"
 
 static const char *const endpoint_names[MIG_EP_COUNT] = {
     "facebook-dialog", "facebook-graph", "instagram-authorize", "instagram-api", "instagram-graph",
@@ -204,27 +207,42 @@ static const char *check_scopes(apr_pool_t *p, int instagram, const char *v, con
     return NULL;
 }
 
-/* Reads a one-line secret from a file at configuration time (parent, before dropping root). */
+/* Reads a one-line secret from a file at configuration time (parent, as root, before dropping
+ * privileges). Root follows no symbolic link that another user (the Apache user) could have
+ * planted on the way, and reads no hard link from a directory such a user can write
+ * (igraph_file_open_trusted): the file is refused like an unreadable one. */
 static const char *read_secret_file(cmd_parms *cmd, const char *what, const char *arg,
                                     const char **out)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
-    apr_file_t *f;
     char buf[1024];
-    apr_size_t n = sizeof(buf) - 1;
+    apr_size_t n = 0;
     apr_status_t rv;
-    const char *err;
+    const char *err = NULL;
+    ssize_t r;
+    int fd;
 
     if (!path) {
         return apr_psprintf(cmd->pool, "%s: invalid path '%s'", what, arg);
     }
-    rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool);
+    rv = igraph_file_open_trusted(path, 0, &fd, NULL, cmd->temp_pool, &err);
     if (rv != APR_SUCCESS) {
-        return apr_psprintf(cmd->pool, "%s: cannot read '%s': %pm", what, path, &rv);
+        return apr_psprintf(cmd->pool, "%s: %s", what, err ? err : path);
     }
-    rv = apr_file_read(f, buf, &n);
-    apr_file_close(f);
-    if (rv != APR_SUCCESS && !APR_STATUS_IS_EOF(rv)) {
+    while (n < sizeof(buf) - 1) {
+        r = read(fd, buf + n, sizeof(buf) - 1 - n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            rv = r < 0 ? APR_FROM_OS_ERROR(errno) : APR_SUCCESS;
+            break;
+        }
+        n += (apr_size_t)r;
+    }
+    close(fd);
+    if (rv != APR_SUCCESS) {
+        igraph_secure_zero(buf, sizeof(buf));
         return apr_psprintf(cmd->pool, "%s: cannot read '%s': %pm", what, path, &rv);
     }
     buf[n] = '\0';
@@ -345,23 +363,29 @@ static const char *set_endpoint(cmd_parms *cmd, void *dc, const char *name, cons
 static const char *set_key_file(cmd_parms *cmd, void *dc, const char *arg)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
-    apr_finfo_t fi;
+    igraph_key_t k;
+    const char *err = NULL;
+    apr_status_t rv;
+
     if (!path) {
         return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: invalid path '%s'", arg);
     }
     /* An existing file must hold a usable key now, so `apachectl -t` catches a broken one. A
-     * missing file is created (0600) at start-up. */
-    if (apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) == APR_SUCCESS) {
-        igraph_key_t k;
-        const char *err = NULL;
-        if (fi.filetype != APR_REG) {
-            return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: '%s' is not a regular file",
-                                path);
+     * missing file is created (0600) at start-up; one that root must not read (a link, not
+     * root's, readable by others) is refused at start-up like a missing directory (IG0003:
+     * Apache serves, the module's routes answer 503), and `apachectl -t` warns about it. */
+    rv = igraph_key_load(&k, path, 0, cmd->temp_pool, &err);
+    igraph_secure_zero(&k, sizeof(k));
+    if (rv == IGRAPH_EUNSAFE) {
+        if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                         "IG0041: IGraphTokenKeyFile refused: %s; mod_igraph routes will answer "
+                         "503 until it is fixed",
+                         err ? err : path);
         }
-        if (igraph_key_load(&k, path, 0, cmd->temp_pool, &err) != APR_SUCCESS) {
-            return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: %s", err ? err : path);
-        }
-        igraph_secure_zero(&k, sizeof(k));
+    }
+    else if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
+        return apr_psprintf(cmd->pool, "IGraphTokenKeyFile: %s", err ? err : path);
     }
     cmd_srv(cmd)->key_file = path;
     return NULL;
@@ -643,7 +667,10 @@ static const char *asset_type(const char *name)
     return NULL;
 }
 
-/* Reads the UI files (known types, plain names, <= 1 MiB) into pconf. */
+/* Reads the UI files (known types, plain names, <= 1 MiB) into pconf. Root reads them, and the
+ * directory may be one the Apache user can write: a symbolic link is followed only out of a
+ * directory that root alone can change, and a hard link there is not read
+ * (igraph_file_open_trusted); such a file is left out with a warning. */
 static apr_hash_t *load_assets(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
                                const char *dir)
 {
@@ -656,31 +683,47 @@ static apr_hash_t *load_assets(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec 
                      dir);
         return h;
     }
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE | APR_FINFO_SIZE, d) ==
-           APR_SUCCESS) {
-        const char *type = asset_type(fi.name), *path;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        const char *type = asset_type(fi.name), *path, *err = NULL;
+        struct stat st;
         mig_asset *as;
-        apr_file_t *f;
-        apr_size_t n;
+        apr_size_t n = 0;
+        ssize_t r;
         char *buf;
+        int fd;
 
-        if (!type || fi.name[0] == '.' || fi.filetype != APR_REG || fi.size > 1024 * 1024) {
+        if (!type || fi.name[0] == '.' || (fi.filetype != APR_REG && fi.filetype != APR_LNK)) {
             continue;
         }
         path = apr_pstrcat(ptemp, dir, "/", fi.name, NULL);
-        if (apr_file_open(&f, path, APR_FOPEN_READ, 0, ptemp) != APR_SUCCESS) {
+        if (igraph_file_open_trusted(path, 0, &fd, &st, ptemp, &err) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         "IG0044: IGraphAssetsDir: not serving %s: %s", fi.name, err);
             continue;
         }
-        n = (apr_size_t)fi.size;
-        buf = apr_palloc(pconf, n + 1);
-        if (apr_file_read_full(f, buf, n, &n) == APR_SUCCESS) {
+        if (st.st_size > 1024 * 1024) {
+            close(fd);
+            continue;
+        }
+        buf = apr_palloc(pconf, (apr_size_t)st.st_size + 1);
+        while (n < (apr_size_t)st.st_size) {
+            r = read(fd, buf + n, (apr_size_t)st.st_size - n);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                break;
+            }
+            n += (apr_size_t)r;
+        }
+        close(fd);
+        if (n == (apr_size_t)st.st_size) {
             as = apr_palloc(pconf, sizeof(*as));
             as->data = buf;
             as->len = n;
             as->type = type;
             apr_hash_set(h, apr_pstrdup(pconf, fi.name), APR_HASH_KEY_STRING, as);
         }
-        apr_file_close(f);
     }
     apr_dir_close(d);
     return h;
@@ -701,6 +744,43 @@ static igraph_key_t *load_key(apr_pool_t *pconf, server_rec *s, const char *path
     }
     apr_hash_set(cache, path, APR_HASH_KEY_STRING, k);
     return k;
+}
+
+static int passphrase_walk(apr_pool_t *ptemp, const ap_directive_t *d)
+{
+    int failed = 0;
+
+    for (; d; d = d->next) {
+        const char *args, *path, *err = NULL;
+        int fd = -1;
+
+        if (d->first_child) {
+            failed |= passphrase_walk(ptemp, d->first_child);
+            continue;
+        }
+        if (strcasecmp(d->directive, "SessionCryptoPassphraseFile") || !d->args) {
+            continue;
+        }
+        args = d->args;
+        path = ap_server_root_relative(ptemp, ap_getword_conf(ptemp, &args));
+        if (!path || igraph_file_open_trusted(path, 0, &fd, NULL, ptemp, &err) != IGRAPH_EUNSAFE) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            continue; /* mod_session_crypto itself reports a file it could not read */
+        }
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, NULL,
+                     "IG0042: SessionCryptoPassphraseFile (%s:%d): %s; mod_session_crypto read "
+                     "it as root, so mod_igraph refuses to start with it",
+                     d->filename, d->line_num, err);
+        failed = 1;
+    }
+    return failed;
+}
+
+int mig_config_check_passphrase_files(apr_pool_t *ptemp)
+{
+    return passphrase_walk(ptemp, ap_conftree) ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
 int mig_config_logs_now(void)

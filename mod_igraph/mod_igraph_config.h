@@ -100,6 +100,10 @@ const char *mig_endpoint_default(mig_endpoint_e ep);
 int mig_config_logs_now(void);
 /* check_config: environment fallbacks and defaults for every server. */
 void mig_config_settle(apr_pool_t *pconf, server_rec *s);
+/* check_config: the SessionCryptoPassphraseFile lines. mod_session_crypto reads those files as
+ * root while the configuration is read, following any link; one reached through a link that a
+ * user other than root can change (igraph_file_open_trusted) fails the start (IG0042). */
+int mig_config_check_passphrase_files(apr_pool_t *ptemp);
 /* post_config: the token keys and UI assets, and the warnings about what is missing. Returns OK
  * or an error status. */
 int mig_config_finish(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);

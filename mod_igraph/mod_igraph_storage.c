@@ -20,6 +20,7 @@
 
 #include "mod_igraph_storage.h"
 #include "mod_igraph_config.h"
+#include "igraph_file.h"
 
 #define WRITE_MUTEX "igraph-write"
 
@@ -102,20 +103,23 @@ static void check_storage(server_rec *s)
     }
 }
 
-/* Hands one existing file to the run-time user without ever following a link: the directory
- * belongs to that user, who could plant "igraph.db-shm -> /etc/shadow" (or a hard link) and have
- * root chown the target at the next graceful restart. So: lstat, open with O_NOFOLLOW (and
- * O_NONBLOCK, no FIFO can hold us), check that the descriptor is still the same regular file with
- * one link, and fchown the descriptor. Anything else is left alone and logged. */
-static void hand_over_file(server_rec *s, const char *f)
+/* Hands one existing file to the run-time user, private to that user and its group, without
+ * ever following a link: the directory belongs to that user, who could plant
+ * "igraph.db-shm -> /etc/shadow" (or a hard link) and have root chown the target at the next
+ * graceful restart. So: lstat, open with O_NOFOLLOW (and O_NONBLOCK, no FIFO can hold us), check
+ * that the descriptor is still the same regular file with one link, then fchown it and fchmod
+ * the "other" bits away (a database of an earlier version was 0644). Anything else is left
+ * alone and logged. The entry name is looked up in dfd, the directory as sqlite_ownership
+ * opened it; f is its full path, for the messages. */
+static void hand_over_file(server_rec *s, int dfd, const char *name, const char *f)
 {
     struct stat ls, fs;
     int fd;
 
-    if (lstat(f, &ls) != 0) {
-        return; /* not there (yet): the children create it as the run-time user */
+    if (fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) != 0) {
+        return; /* not there (yet): -wal/-shm are created by the children, with the db's mode */
     }
-    if (ls.st_uid == ap_unixd_config.user_id) {
+    if (ls.st_uid == ap_unixd_config.user_id && !(ls.st_mode & S_IRWXO)) {
         return;
     }
     if (!S_ISREG(ls.st_mode) || ls.st_nlink != 1) {
@@ -126,7 +130,7 @@ static void hand_over_file(server_rec *s, const char *f)
                      f);
         return;
     }
-    fd = open(f, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
                      "IG0006: cannot hand %s to the Apache user", f);
@@ -137,9 +141,40 @@ static void hand_over_file(server_rec *s, const char *f)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "IG0014: %s changed while it was checked: not handed to the Apache user", f);
     }
-    else if (fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+    else if (fs.st_uid != ap_unixd_config.user_id &&
+             fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
                      "IG0006: cannot hand %s to the Apache user", f);
+    }
+    else if ((fs.st_mode & S_IRWXO) && fchmod(fd, fs.st_mode & 0770) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0045: cannot make %s unreadable by other users (chmod o= it)", f);
+    }
+    close(fd);
+}
+
+/* SQLite would create the database as the first child that opens it, mode 0644 (less the
+ * umask): readable by every local user. Root creates it empty first (an empty file is an empty
+ * database), 0640 and the Apache user's, without following a link planted in that user's
+ * directory; SQLite gives -wal and -shm the database file's mode. */
+static void create_database(server_rec *s, int dfd, const char *name, const char *file)
+{
+    struct stat st;
+    int fd;
+
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+        return; /* there: hand_over_file checks it */
+    }
+    fd = openat(dfd, name,
+                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0045: cannot create the SQLite database %s for the Apache user", file);
+        return;
+    }
+    if (fchown(fd, ap_unixd_config.user_id, ap_unixd_config.group_id) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, errno, s,
+                     "IG0006: cannot hand %s to the Apache user", file);
     }
     close(fd);
 }
@@ -153,8 +188,9 @@ static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
     const char *file, *slash;
     char *dir;
     static const char *const suffixes[] = {"", "-wal", "-shm", NULL};
+    const char *err = NULL;
     struct stat st;
-    int i;
+    int i, dfd;
 
     if (!cfg || geteuid() != 0 || !cfg->name || strcmp(cfg->name, "sqlite3") != 0 ||
         !cfg->params || cfg->params[0] != '/') {
@@ -185,9 +221,23 @@ static void sqlite_ownership(server_rec *s, apr_pool_t *ptemp)
                      "SQLite needs it for its -wal/-shm files (chown it to the User)",
                      dir);
     }
-    for (i = 0; suffixes[i]; i++) {
-        hand_over_file(s, apr_pstrcat(ptemp, file, suffixes[i], NULL));
+    /* The directory itself is reached as root reaches its key and secrets: no symbolic link
+     * that the Apache user could have planted on the way (say, a directory of its own above
+     * the database replaced by a link to /etc) is followed. */
+    if (igraph_file_open_trusted(dir, IGRAPH_FILE_DIRECTORY, &dfd, NULL, ptemp, &err) !=
+        APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "IG0046: the SQLite directory: %s; the database files are not created or "
+                     "handed to the Apache user",
+                     err);
+        return;
     }
+    create_database(s, dfd, slash + 1, file);
+    for (i = 0; suffixes[i]; i++) {
+        hand_over_file(s, dfd, apr_pstrcat(ptemp, slash + 1, suffixes[i], NULL),
+                       apr_pstrcat(ptemp, file, suffixes[i], NULL));
+    }
+    close(dfd);
 }
 
 void mig_storage_check(server_rec *s, apr_pool_t *ptemp)

@@ -18,7 +18,7 @@ BAD = [
     ("IGraphGraphTimeout 10m", "IGraphGraphTimeout"),
     ("IGraphRequireUser maybe", "IGraphRequireUser"),
     ("IGraphAppSecretFile /nonexistent/secret", "IGraphAppSecretFile"),
-    ("IGraphTokenKeyFile /etc/hostname", "IGraphTokenKeyFile"),
+    ("IGraphTokenKeyFile /etc", "IGraphTokenKeyFile"),
 ]
 
 
