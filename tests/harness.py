@@ -540,11 +540,15 @@ class Httpd:
         if not self.proc:
             return
         timeout *= TIME_SCALE
-        if self.mpm == "prefork":
-            # prefork children die in a signal handler; one still finishing a response holds a
-            # mod_dbd connection and apr-util then asserts in reslist_cleanup (an httpd/apr-util
-            # race, not the module's). Let responses the test already read finish first.
-            time.sleep(0.3)
+        # Let connections the test is done with finish first: both MPMs race with a connection
+        # that ends at the moment of an ungraceful stop, in httpd and apr-util rather than the
+        # module. prefork children die in a signal handler, and one still finishing a response
+        # holds a mod_dbd connection (apr-util then asserts in reslist_cleanup); event's main
+        # thread closes the sockets its workers hold (close_worker_sockets) while a worker that
+        # just saw the client close its keep-alive connection (the test's sessions going away)
+        # recycles that connection's pool, socket included: a use-after-free, seen as a child's
+        # "exit signal Segmentation fault" in apr_os_sock_get (core dump, httpd 2.4.71).
+        time.sleep(0.3)
         t0 = time.time()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
