@@ -115,8 +115,20 @@ apr_status_t igraph_signed_request_verify(apr_pool_t *p, const char *sr, const c
     if (!alg || strcasecmp(alg, "HMAC-SHA256") != 0) {
         return igraph_meta_fail(why, "algorithm is not HMAC-SHA256", APR_EGENERAL);
     }
+    /* The JavaScript SDK's login payloads are signed the same way and carry code or
+     * oauth_token; they are not callbacks and must never act as one (a page that leaks one
+     * would otherwise let anyone deauthorize or delete that user). */
+    if (json_object_get(igraph_json_raw(j), "code") ||
+        json_object_get(igraph_json_raw(j), "oauth_token")) {
+        return igraph_meta_fail(why, "a login payload (code or oauth_token), not a callback",
+                                APR_EGENERAL);
+    }
+    /* issued_at is what bounds a replay: a payload without it could be replayed forever. */
     ia = json_object_get(igraph_json_raw(j), "issued_at");
-    if (ia) {
+    if (!ia) {
+        return igraph_meta_fail(why, "issued_at is missing", APR_EGENERAL);
+    }
+    {
         if (json_is_integer(ia)) {
             issued_at = (apr_int64_t)json_integer_value(ia);
         }

@@ -24,6 +24,8 @@ def signed_request(payload, secret, pad=False, algorithm="HMAC-SHA256", tamper=F
     body = dict(payload)
     body.setdefault("algorithm", algorithm)
     body.setdefault("issued_at", int(time.time()))
+    if body["issued_at"] is None:       # issued_at=None: a payload without one
+        del body["issued_at"]
     enc = b64url(json.dumps(body).encode(), pad)
     sig = hmac.new(secret.encode(), enc.encode(), hashlib.sha256).digest()
     if tamper:
@@ -59,7 +61,8 @@ def test_deauthorize_disables_and_erases_tokens(authed, fake):
 
 
 @pytest.mark.parametrize("how", ["tampered", "wrong_secret", "wrong_algorithm", "garbage",
-                                 "missing", "old"])
+                                 "missing", "old", "no_issued_at", "login_code",
+                                 "login_oauth_token"])
 def test_bad_signed_request_changes_nothing(authed, fake, how):
     s, a, app_user = ig_connect(authed, fake)
     payload = {"user_id": app_user}
@@ -71,6 +74,13 @@ def test_bad_signed_request_changes_nothing(authed, fake, how):
         "missing": None,
         "old": signed_request({**payload, "issued_at": int(time.time()) - 10 * 86400},
                               IG_APP_SECRET),
+        # correctly signed, but not a callback: no issued_at (replayable forever), or the
+        # JavaScript SDK's login payload (it carries code or oauth_token)
+        "no_issued_at": signed_request({**payload, "issued_at": None}, IG_APP_SECRET),
+        "login_code": signed_request({**payload, "code": "AQDxfakecode"}, IG_APP_SECRET),
+        "login_oauth_token": signed_request({**payload, "oauth_token": "EAAJfake",
+                                             "expires": int(time.time()) + 3600},
+                                            APP_SECRET),
     }[how]
     for path in ("/ig/meta/deauthorize", "/ig/meta/data-deletion"):
         data = {"signed_request": sr} if sr else {"other": "x"}

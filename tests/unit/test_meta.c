@@ -124,8 +124,8 @@ static void test_sr_valid(void **state)
            "\"user_id\": 17841400000000001, \"extra\": {\"a\": [1, 2]}}";
     assert_int_equal(verify(p, make_sr(p, FB_SECRET, json, 0, 0), &j, &which, &why), APR_SUCCESS);
     assert_string_equal(igraph_json_get_id(p, j, "user_id", NULL), "17841400000000001");
-    /* no issued_at at all is accepted; outputs are optional */
-    json = "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"5\"}";
+    /* outputs are optional */
+    json = "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,\"user_id\":\"5\"}";
     assert_int_equal(igraph_signed_request_verify(p, make_sr(p, IG_SECRET, json, 0, 0), g_secrets,
                                                   NOW, 600, NULL, NULL, NULL),
                      APR_SUCCESS);
@@ -274,15 +274,24 @@ static void test_sr_malformed(void **state)
                      APR_EINVAL);
     /* no usable user_id */
     assert_int_equal(
-        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\"}", 0, 0), &j, &which, &why),
+        verify(
+            p,
+            make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800}", 0, 0),
+            &j, &which, &why),
         APR_EINVAL);
     assert_string_equal(why, "user_id is missing");
     assert_int_equal(
-        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"\"}", 0, 0),
+        verify(p,
+               make_sr(p, IG_SECRET,
+                       "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,\"user_id\":\"\"}",
+                       0, 0),
                &j, &which, &why),
         APR_EINVAL);
     assert_int_equal(
-        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":[1]}", 0, 0),
+        verify(p,
+               make_sr(p, IG_SECRET,
+                       "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,\"user_id\":[1]}",
+                       0, 0),
                &j, &which, &why),
         APR_EINVAL);
     /* huge input: refused before any work, even when correctly signed */
@@ -380,6 +389,56 @@ static void test_sr_issued_at(void **state)
                             make_sr(p, IG_SECRET,
                                     "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800.0,"
                                     "\"user_id\":\"1\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_SUCCESS);
+}
+
+/* A callback payload must say when it was issued, and the JavaScript SDK's login payloads
+ * (signed the same way, with code or oauth_token) are never taken for a callback. */
+static void test_sr_not_a_callback(void **state)
+{
+    apr_pool_t *p = test_root_pool;
+    const char *why = NULL;
+    igraph_json_t *j = (igraph_json_t *)1;
+    int which = 3;
+
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"5\"}", 0, 0),
+               &j, &which, &why),
+        APR_EGENERAL);
+    assert_string_equal(why, "issued_at is missing");
+    assert_null(j);
+    assert_int_equal(which, -1);
+    assert_int_equal(verify(p,
+                            make_sr(p, FB_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"code\":\"AQDx\","
+                                    "\"issued_at\":1793000800,\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_string_equal(why, "a login payload (code or oauth_token), not a callback");
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"oauth_token\":\"EAAJ\","
+                                    "\"expires\":1793004400,\"issued_at\":1793000800,"
+                                    "\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    /* whatever the value: even null or an empty string marks a login payload */
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"code\":null,"
+                                    "\"issued_at\":1793000800,\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    /* an unrelated extra key is fine */
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"codes\":1,"
+                                    "\"issued_at\":1793000800,\"user_id\":\"5\"}",
                                     0, 0),
                             &j, &which, &why),
                      APR_SUCCESS);
@@ -1305,13 +1364,13 @@ static void test_events_list(void **state)
 int main(void)
 {
     const struct CMUnitTest pure[] = {
-        cmocka_unit_test(test_sr_valid),        cmocka_unit_test(test_sr_tampered),
-        cmocka_unit_test(test_sr_algorithm),    cmocka_unit_test(test_sr_malformed),
-        cmocka_unit_test(test_sr_issued_at),    cmocka_unit_test(test_hub_signature),
-        cmocka_unit_test(test_webhook_changes), cmocka_unit_test(test_webhook_messaging),
-        cmocka_unit_test(test_webhook_batched), cmocka_unit_test(test_webhook_dedupe),
-        cmocka_unit_test(test_webhook_invalid), cmocka_unit_test(test_deletion_code),
-        cmocka_unit_test(test_fb_me),
+        cmocka_unit_test(test_sr_valid),          cmocka_unit_test(test_sr_tampered),
+        cmocka_unit_test(test_sr_algorithm),      cmocka_unit_test(test_sr_malformed),
+        cmocka_unit_test(test_sr_issued_at),      cmocka_unit_test(test_sr_not_a_callback),
+        cmocka_unit_test(test_hub_signature),     cmocka_unit_test(test_webhook_changes),
+        cmocka_unit_test(test_webhook_messaging), cmocka_unit_test(test_webhook_batched),
+        cmocka_unit_test(test_webhook_dedupe),    cmocka_unit_test(test_webhook_invalid),
+        cmocka_unit_test(test_deletion_code),     cmocka_unit_test(test_fb_me),
     };
     const struct CMUnitTest store[] = {
         cmocka_unit_test_setup_teardown(test_migrate_v3, test_db_setup, test_db_teardown),
