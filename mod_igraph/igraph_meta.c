@@ -180,15 +180,13 @@ static int igraph_meta_hexval(char c)
     return -1;
 }
 
-int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len,
-                            const char *const *secrets)
+/* "sha256=" + 64 hex digits into want; 0 when the header is not of that form. */
+static int igraph_hub_parse(const char *header, unsigned char want[IGRAPH_HMAC_LEN])
 {
-    unsigned char want[IGRAPH_HMAC_LEN], mac[IGRAPH_HMAC_LEN];
     const char *hex;
-    int i, hi, lo, ok = 0;
+    int i, hi, lo;
 
-    if (!header || !secrets || (!body && len > 0) ||
-        strncasecmp(header, IGRAPH_HUB_PREFIX, IGRAPH_HUB_PREFIX_LEN) != 0) {
+    if (!header || strncasecmp(header, IGRAPH_HUB_PREFIX, IGRAPH_HUB_PREFIX_LEN) != 0) {
         return 0;
     }
     hex = header + IGRAPH_HUB_PREFIX_LEN;
@@ -202,6 +200,25 @@ int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len
             return 0;
         }
         want[i] = (unsigned char)((hi << 4) | lo);
+    }
+    return 1;
+}
+
+int igraph_hub_signature_wellformed(const char *header)
+{
+    unsigned char want[IGRAPH_HMAC_LEN];
+
+    return igraph_hub_parse(header, want);
+}
+
+int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len,
+                            const char *const *secrets)
+{
+    unsigned char want[IGRAPH_HMAC_LEN], mac[IGRAPH_HMAC_LEN];
+    int i, ok = 0;
+
+    if (!secrets || (!body && len > 0) || !igraph_hub_parse(header, want)) {
+        return 0;
     }
     for (i = 0; secrets[i] && !ok; i++) {
         if (!*secrets[i]) {

@@ -47,6 +47,12 @@ apr_status_t igraph_signed_request_verify(apr_pool_t *p, const char *sr, const c
  * (also for a NULL or malformed header). */
 int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len,
                             const char *const *secrets);
+/* 1 when header has the form igraph_hub_signature_ok() can check ("sha256=" + 64 hex digits):
+ * what the glue looks at before it reads a body at all. */
+int igraph_hub_signature_wellformed(const char *header);
+
+/* Largest webhook body read (Meta's batches of up to 1,000 updates stay far below it). */
+#define IGRAPH_WEBHOOK_MAX_BODY (1024 * 1024)
 
 /* One webhook update. From igraph_webhook_events() every field but id and received_at is set;
  * from igraph_store_events_list() every field but object. */

@@ -199,3 +199,77 @@ def test_no_secret_in_the_log_at_trace8(make_httpd, fake):
         assert t not in log
     for secret in (APP_SECRET, IG_APP_SECRET, VERIFY):
         assert secret not in log
+
+
+def raw_post(h, path, headers, body=b"", timeout=5):
+    """POSTs over a plain socket, sending only `body` whatever Content-Length says; returns
+    (status, parsed JSON answer or None). An answer before the announced body was sent shows
+    that the module decided without reading it."""
+    import socket
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{h.port}", "Connection: close",
+            *[f"{k}: {v}" for k, v in headers.items()], "", ""]
+    with socket.create_connection(("127.0.0.1", h.port), timeout=timeout) as c:
+        c.sendall("\r\n".join(head).encode() + body)
+        data = b""
+        while True:
+            try:
+                chunk = c.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    body = data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+def test_webhook_refusals_before_the_body_is_read(authed, fake):
+    """No signature header (or a malformed one), or a Content-Length above 1 MiB: answered at
+    once, without waiting for a body the client never sends."""
+    big = str(2 * 1024 * 1024)
+    t0 = time.time()
+    status, body = raw_post(authed, "/ig/meta/webhook",
+                            {"Content-Type": "application/json", "Content-Length": big})
+    assert (status, body["error"]) == (403, "invalid_signature")
+    status, body = raw_post(authed, "/ig/meta/webhook",
+                            {"Content-Type": "application/json", "Content-Length": big,
+                             "X-Hub-Signature-256": "sha256=xyz"})
+    assert (status, body["error"]) == (403, "invalid_signature")
+    status, body = raw_post(authed, "/ig/meta/webhook",
+                            {"Content-Type": "application/json", "Content-Length": big,
+                             "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert (status, body["ok"], body["error"]) == (413, False, "body_too_large")
+    # none of them waited for the 2 MiB (the socket timeout is 5 s)
+    assert time.time() - t0 < 4
+
+
+def test_webhook_without_a_secret_is_refused_before_reading(make_httpd, fake):
+    h = make_httpd(credentials=False)
+    status, body = raw_post(h, "/ig/meta/webhook",
+                            {"Content-Type": "application/json", "Content-Length": "100000",
+                             "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert (status, body["error"]) == (503, "meta_not_configured")
+
+
+def test_webhook_body_cap_is_one_mib(authed, fake):
+    ig_connect(authed, fake)
+    cap = 1024 * 1024
+    note = {"object": "instagram", "entry": [], "pad": ""}
+    note["pad"] = "x" * (cap - len(json.dumps(note).encode()))
+    assert len(json.dumps(note).encode()) == cap
+    r = hub_post(authed, note, IG_APP_SECRET)
+    assert r.status_code == 200, r.text
+    note["pad"] += "x"
+    r = hub_post(authed, note, IG_APP_SECRET)
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large", r.text
+    # chunked (no Content-Length): the same cap while reading
+    raw = json.dumps(note).encode()
+    sig = "sha256=" + hmac.new(IG_APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
+    r = authed.session().post(authed.url("/ig/meta/webhook"), data=iter([raw[:cap], raw[cap:]]),
+                              headers={"Content-Type": "application/json",
+                                       "X-Hub-Signature-256": sig})
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large", r.text

@@ -494,6 +494,16 @@ static void test_hub_signature(void **state)
     assert_int_equal(igraph_hub_signature_ok("sha256=", body, len, g_secrets), 0);
     assert_int_equal(igraph_hub_signature_ok(NULL, body, len, g_secrets), 0);
     assert_int_equal(igraph_hub_signature_ok(hdr, NULL, len, g_secrets), 0);
+    /* the form alone, as checked before the body is read */
+    assert_int_equal(igraph_hub_signature_wellformed(hdr), 1);
+    assert_int_equal(igraph_hub_signature_wellformed(apr_pstrcat(p, "SHA256=", hex, NULL)), 1);
+    assert_int_equal(igraph_hub_signature_wellformed(hex), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(apr_pstrcat(p, "sha1=", hex, NULL)), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(apr_pstrcat(p, hdr, "0", NULL)), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(upper), 0);
+    assert_int_equal(igraph_hub_signature_wellformed("sha256="), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(""), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(NULL), 0);
     /* the length counts, not a NUL byte */
     {
         const char bin[] = {'a', '\0', 'b'};
