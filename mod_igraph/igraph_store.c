@@ -186,6 +186,21 @@ static const char *const igraph_schema_v5[] = {
     NULL,
 };
 
+/* Version 6 is another change's (added in parallel); this entry only keeps the numbering
+ * contiguous until that one is merged in its place. */
+static const char *const igraph_schema_v6[] = {
+    NULL,
+};
+
+/* Webhook events are sealed from now on and kept only for connected accounts: the rows stored
+ * before were neither, so they go (Meta's notifications are not resent; nothing else refers to
+ * them). The retention purge reads events by received_at. */
+static const char *const igraph_schema_v7[] = {
+    "DELETE FROM events WHERE payload NOT LIKE 'v1.%'",
+    "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at, id)",
+    NULL,
+};
+
 typedef struct igraph_migration_t {
     int version;
     const char *const *statements; /* NULL-terminated */
@@ -199,6 +214,8 @@ static const igraph_migration_t igraph_migrations[] = {
     {3, igraph_schema_v3},
     {4, igraph_schema_v4},
     {5, igraph_schema_v5},
+    {6, igraph_schema_v6},
+    {7, igraph_schema_v7},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5
@@ -338,6 +355,8 @@ typedef enum {
     IGRAPH_ST_DELETION_INSERT,
     IGRAPH_ST_DELETION_GET,
     IGRAPH_ST_EVENT_INSERT,
+    IGRAPH_ST_EVENT_ACCOUNT,
+    IGRAPH_ST_EVENT_PURGE,
     IGRAPH_ST_EVENT_LIST,
     IGRAPH_ST_COUNT
 } igraph_stmt_e;
@@ -563,11 +582,20 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_DELETION_GET] = {"igraph_deletion_get",
                                 "SELECT status, accounts_deleted, created_at, completed_at "
                                 "FROM deletion_requests WHERE code = %s"},
-    /* Meta redelivers and duplicates: the same content inserts nothing (0 rows). */
+    /* Meta redelivers and duplicates: the same content inserts nothing (0 rows); nor does an
+     * event about an Instagram account no connection links (the WHERE also keeps SQLite's
+     * parser from reading ON CONFLICT as a join constraint). */
     [IGRAPH_ST_EVENT_INSERT] = {"igraph_event_insert",
                                 "INSERT INTO events (ig_user_id, field, payload, event_time, "
-                                "received_at, dedupe) VALUES (%s, %s, %s, %ld, %ld, %s) "
+                                "received_at, dedupe) SELECT %s, %s, %s, %ld, %ld, %s "
+                                "WHERE EXISTS (SELECT 1 FROM accounts WHERE ig_user_id = %s) "
                                 "ON CONFLICT (dedupe) DO NOTHING"},
+    [IGRAPH_ST_EVENT_ACCOUNT] = {"igraph_event_account",
+                                 "SELECT COUNT(*) FROM accounts WHERE ig_user_id = %s"},
+    /* one bounded batch, oldest first (index events_received_at) */
+    [IGRAPH_ST_EVENT_PURGE] = {"igraph_event_purge",
+                               "DELETE FROM events WHERE id IN (SELECT id FROM events "
+                               "WHERE received_at < %ld ORDER BY received_at, id LIMIT %d)"},
     [IGRAPH_ST_EVENT_LIST] = {"igraph_event_list",
                               "SELECT id, ig_user_id, field, payload, event_time, received_at, "
                               "dedupe FROM events WHERE ig_user_id IN "
@@ -910,6 +938,23 @@ static const char *igraph_pending_aad(apr_pool_t *p, const char *id, const char 
                                       const char *kind)
 {
     return apr_psprintf(p, "pending:%s:%s:%s", id, owner, kind);
+}
+
+/* Associated data of a sealed event payload: its account and its (stored) de-duplication key,
+ * which is UNIQUE, so a payload cannot be moved to another row. */
+static const char *igraph_event_aad(apr_pool_t *p, const char *ig_user_id, const char *dedupe)
+{
+    return apr_psprintf(p, "event:%s:%s", ig_user_id, dedupe);
+}
+
+/* The stored de-duplication key: a keyed hash of the content hash, so that the plain SHA-256
+ * of a guessed payload cannot be confirmed against the database. */
+static const char *igraph_event_dedupe(apr_pool_t *p, const igraph_key_t *key, const char *dedupe)
+{
+    static const char label[] = "igraph event dedupe\n";
+    char *msg = apr_pstrcat(p, label, dedupe, NULL);
+
+    return igraph_hmac_sha256_hex(p, key->k, sizeof(key->k), msg, strlen(msg));
 }
 
 /* ---- migrations ------------------------------------------------------------------------- */
@@ -2484,36 +2529,81 @@ apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const cha
     return APR_SUCCESS;
 }
 
-apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
+apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                        const igraph_webhook_event_t *e)
+{
+    const char *dedupe, *sealed;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t linked = 0;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if (!key || !e || !e->ig_id || !*e->ig_id || !e->field || !*e->field || !e->value ||
+        !e->dedupe || !*e->dedupe) {
+        return APR_EINVAL;
+    }
+    dedupe = igraph_event_dedupe(p, key, e->dedupe);
+    sealed = igraph_seal_str(p, key, igraph_event_aad(p, e->ig_id, dedupe), e->value);
+    if (!sealed) {
+        igraph_log(IGRAPH_LOG_ERR, "IG0316: store: event for %s: sealing the payload failed",
+                   e->ig_id);
+        return APR_EGENERAL;
+    }
+    rv = IGRAPH_QUERY(
+        db, p, IGRAPH_ST_EVENT_INSERT, &nrows, e->ig_id, e->field, sealed, igraph_i64(p, e->time),
+        igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()), dedupe, e->ig_id);
+    if (rv != APR_SUCCESS || nrows == 1) {
+        return rv;
+    }
+    /* 0 rows: a delivery we already have, or nobody's account */
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_EVENT_ACCOUNT, &res, e->ig_id);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rv == APR_SUCCESS) {
+            rv = igraph_col_i64(db, row, 0, &linked);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return linked > 0 ? APR_EEXIST : APR_NOTFOUND;
+}
+
+apr_status_t igraph_store_events_purge(igraph_db_t *db, apr_pool_t *p, apr_int64_t before,
+                                       int limit, int *count)
 {
     apr_status_t rv;
     int nrows = 0;
 
-    if (!e || !e->ig_id || !*e->ig_id || !e->field || !*e->field || !e->value || !e->dedupe ||
-        !*e->dedupe) {
+    if (count) {
+        *count = 0;
+    }
+    if (limit <= 0) {
         return APR_EINVAL;
     }
-    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_EVENT_INSERT, &nrows, e->ig_id, e->field, e->value,
-                      igraph_i64(p, e->time),
-                      igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()), e->dedupe);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_EVENT_PURGE, &nrows, igraph_i64(p, before),
+                      igraph_itoa(p, limit));
+    if (rv == APR_SUCCESS && count) {
+        *count = nrows;
     }
-    /* 0 rows: ON CONFLICT (dedupe) skipped a delivery we already have */
-    return nrows == 1 ? APR_SUCCESS : APR_EEXIST;
+    return rv;
 }
 
-apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char *owner, int limit,
-                                      apr_array_header_t **out)
+apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                      const char *owner, int limit, apr_array_header_t **out)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row = NULL;
     apr_array_header_t *list;
     igraph_webhook_event_t *e;
+    const char *sealed;
     apr_status_t rv, rrv = APR_SUCCESS;
+    int unreadable = 0;
 
-    if (!owner || !out || limit <= 0) {
+    if (!key || !owner || !out || limit <= 0) {
         return APR_EINVAL;
     }
     rv = IGRAPH_SELECT(db, p, IGRAPH_ST_EVENT_LIST, &res, owner, igraph_itoa(p, limit));
@@ -2533,12 +2623,24 @@ apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char
         }
         e->ig_id = igraph_col_str(db, p, row, 1);
         e->field = igraph_col_str(db, p, row, 2);
-        e->value = igraph_col_str(db, p, row, 3);
+        sealed = igraph_col_str(db, p, row, 3);
         e->dedupe = igraph_col_str(db, p, row, 6);
+        e->value = (e->ig_id && e->dedupe && sealed)
+                       ? igraph_unseal_str(p, key, igraph_event_aad(p, e->ig_id, e->dedupe), sealed)
+                       : NULL;
+        if (!e->value) {
+            /* tampered, moved, or sealed under another key: left out, like a lost delivery */
+            unreadable++;
+            continue;
+        }
         APR_ARRAY_PUSH(list, igraph_webhook_event_t *) = e;
     }
     if (rrv != APR_SUCCESS) {
         return rrv;
+    }
+    if (unreadable) {
+        igraph_log(IGRAPH_LOG_WARNING, "IG0317: store: %d event payload(s) cannot be opened",
+                   unreadable);
     }
     *out = list;
     return APR_SUCCESS;

@@ -8,9 +8,10 @@
  * works and mod_dbd needs no DBDPrepareSQL. Any failed statement drops the cached statements of
  * that connection so they are prepared again next time.
  *
- * Secrets at rest: tokens and pending OAuth payloads are sealed with AES-256-GCM (igraph_crypto)
- * before they reach SQL, with the row identity as associated data. They leave the store only
- * through igraph_store_account_token() and igraph_store_pending_get().
+ * Secrets at rest: tokens, pending OAuth payloads and webhook event payloads are sealed with
+ * AES-256-GCM (igraph_crypto) before they reach SQL, with the row identity as associated data.
+ * They leave the store only through igraph_store_account_token(), igraph_store_pending_get()
+ * and igraph_store_events_list().
  *
  * All times are Unix seconds (BIGINT). SQL is portable between sqlite3 and pgsql.
  */
@@ -27,7 +28,7 @@
 #include "igraph_job.h"
 #include "igraph_meta.h"
 
-#define IGRAPH_SCHEMA_VERSION 5
+#define IGRAPH_SCHEMA_VERSION 7
 
 /* An optional gate every write passes (a statement that changes rows, or a whole transaction):
  * enter() before, leave() after. The glue sets one for SQLite, so that writers from several
@@ -286,14 +287,22 @@ apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const ch
 apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const char *code,
                                        const char **status, int *accounts_deleted,
                                        apr_int64_t *created_at, apr_int64_t *completed_at);
-/* Stores one webhook event (ig_id, field, value as payload, time as event_time, dedupe;
- * received_at = e->received_at, or now when 0). APR_EEXIST when an event with the same dedupe is
- * already stored (nothing written). Events are kept whether or not an account links ig_id. */
-apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
+/* Stores one webhook event (ig_id, field, time as event_time; received_at = e->received_at, or
+ * now when 0) if an account (any owner, any status) links ig_id. The payload (e->value) is
+ * sealed with key like the tokens (associated data: the row's ig_user_id and stored dedupe), and
+ * the stored de-duplication key is an HMAC under key of e->dedupe. APR_EEXIST when the same event
+ * is already stored, APR_NOTFOUND when no account links ig_id (nothing written either way). */
+apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                        const igraph_webhook_event_t *e);
 /* Events of owner's accounts (any status), newest first (received_at, then id), at most limit
- * (igraph_webhook_event_t*, with id and received_at; object is NULL: it is not stored). */
-apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char *owner, int limit,
-                                      apr_array_header_t **out);
+ * (igraph_webhook_event_t*, with id, received_at and the opened payload as value; object is
+ * NULL: it is not stored). Rows whose payload cannot be opened with key are left out (one
+ * warning). */
+apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                      const char *owner, int limit, apr_array_header_t **out);
+/* Retention (schema v7): deletes at most limit events received before `before`, oldest first;
+ * *count (may be NULL) = rows deleted. APR_EINVAL for limit <= 0. */
+apr_status_t igraph_store_events_purge(igraph_db_t *db, apr_pool_t *p, apr_int64_t before,
+                                       int limit, int *count);
 
 #endif

@@ -59,6 +59,7 @@ void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->publish_wait = -1;
     c->publish_timeout = -1;
     c->graph_timeout = -1;
+    c->event_retention = -1;
     c->publish_concurrency = -1;
     c->max_risk = -1;
     c->require_license = -1;
@@ -93,6 +94,8 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     c->publish_timeout = (add->publish_timeout != -1) ? add->publish_timeout
                                                       : base->publish_timeout;
     c->graph_timeout = (add->graph_timeout != -1) ? add->graph_timeout : base->graph_timeout;
+    c->event_retention = (add->event_retention != -1) ? add->event_retention
+                                                      : base->event_retention;
     c->publish_concurrency = (add->publish_concurrency != -1) ? add->publish_concurrency
                                                               : base->publish_concurrency;
     c->max_risk = (add->max_risk >= 0) ? add->max_risk : base->max_risk;
@@ -440,6 +443,9 @@ static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
     else if (off == APR_OFFSETOF(mig_srv_cfg, graph_timeout)) {
         hi = 300;
     }
+    else if (off == APR_OFFSETOF(mig_srv_cfg, event_retention)) {
+        hi = 3650 * 86400;
+    }
     if (secs < lo || secs > hi) {
         return apr_psprintf(cmd->pool, "%s must be between %" APR_INT64_T_FMT "s and %"
                             APR_INT64_T_FMT "s", cmd->cmd->name, lo, hi);
@@ -559,6 +565,9 @@ const command_rec mig_cmds[] = {
     AP_INIT_TAKE1("IGraphGraphTimeout", set_duration,
                   (void *)APR_OFFSETOF(mig_srv_cfg, graph_timeout), RSRC_CONF,
                   "the longest one call to Meta may take, connecting included (default 20s)"),
+    AP_INIT_TAKE1("IGraphEventRetention", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, event_retention), RSRC_CONF,
+                  "webhook events older than this are deleted (default 30d)"),
     AP_INIT_TAKE1("IGraphPublishConcurrency", set_concurrency, NULL, RSRC_CONF,
                   "publish jobs in flight per account (default 2)"),
     AP_INIT_RAW_ARGS("IGraphAffiliateHosts", set_affiliate_hosts, NULL, RSRC_CONF,
@@ -821,6 +830,9 @@ void mig_config_settle(apr_pool_t *pconf, server_rec *s)
         }
         if (c->graph_timeout < 0) {
             c->graph_timeout = MIG_DEFAULT_GRAPH_TIMEOUT;
+        }
+        if (c->event_retention < 0) {
+            c->event_retention = MIG_DEFAULT_EVENT_RETENTION;
         }
         if (c->publish_concurrency < 0) {
             c->publish_concurrency = MIG_DEFAULT_CONCURRENCY;

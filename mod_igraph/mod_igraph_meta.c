@@ -211,7 +211,7 @@ int mig_meta_webhook_events(mig_req *q)
     igraph_db_t *db;
     char *raw;
     apr_size_t len;
-    int rc, i, stored = 0, dup = 0;
+    int rc, i, stored = 0, dup = 0, ignored = 0;
 
     /* Everything that can be refused without the body is refused before it is read, and
      * the connection is closed so that httpd does not drain what the client still sends. */
@@ -259,23 +259,29 @@ int mig_meta_webhook_events(mig_req *q)
     }
     for (i = 0; i < events->nelts; i++) {
         apr_status_t rv = igraph_store_event_insert(
-            db, r->pool, APR_ARRAY_IDX(events, i, igraph_webhook_event_t *));
+            db, r->pool, q->c->key, APR_ARRAY_IDX(events, i, igraph_webhook_event_t *));
         if (rv == APR_SUCCESS) {
             stored++;
         }
         else if (rv == APR_EEXIST) {
             dup++;
         }
+        else if (rv == APR_NOTFOUND) {
+            ignored++; /* no account of ours: nothing of it is kept */
+        }
         else {
             return mig_fail_storage(q);
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "IG0085: webhook: %d event(s) stored, %d duplicate(s)", stored, dup);
+                  "IG0085: webhook: %d event(s) stored, %d duplicate(s), %d for no connected "
+                  "account (dropped)",
+                  stored, dup, ignored);
     o = igraph_json_new_object(r->pool);
     igraph_json_setb(o, "ok", 1);
     igraph_json_setl(o, "received", stored);
     igraph_json_setl(o, "duplicates", dup);
+    igraph_json_setl(o, "ignored", ignored);
     return mig_json(q, HTTP_OK, o);
 }
 
@@ -303,7 +309,7 @@ int mig_api_events(mig_req *q)
         return mig_fail(q, HTTP_BAD_REQUEST, "invalid_request", NULL,
                         "limit must be a number from 1 to 500");
     }
-    if (igraph_store_events_list(q->db, p, q->owner, (int)limit, &list) != APR_SUCCESS) {
+    if (igraph_store_events_list(q->db, p, q->c->key, q->owner, (int)limit, &list) != APR_SUCCESS) {
         return mig_fail_storage(q);
     }
     o = igraph_json_new_object(p);

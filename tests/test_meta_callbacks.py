@@ -273,3 +273,55 @@ def test_webhook_body_cap_is_one_mib(authed, fake):
                               headers={"Content-Type": "application/json",
                                        "X-Hub-Signature-256": sig})
     assert r.status_code == 413 and r.json()["error"] == "body_too_large", r.text
+
+
+def comment_note(ig_id, text="Looks tasty!", t=1793000800):
+    return {"object": "instagram", "entry": [
+        {"id": ig_id, "time": t, "changes": [
+            {"field": "comments", "value": {"id": "1786%d" % t, "text": text,
+                                            "from": {"id": "65", "username": "fan"}}}]}]}
+
+
+def test_webhook_events_for_unknown_accounts_are_not_kept(authed, fake):
+    s, a, _ = ig_connect(authed, fake)
+    r = hub_post(authed, comment_note("17841499999999999"), IG_APP_SECRET)
+    assert r.status_code == 200 and r.json()["received"] == 0 and r.json()["ignored"] == 1
+    assert authed.sql("SELECT COUNT(*) FROM events")[0][0] == 0
+    # one body, one known and one unknown account: only the known one's event stays
+    note = comment_note(a["ig_user_id"])
+    note["entry"] += comment_note("17841499999999998")["entry"]
+    r = hub_post(authed, note, IG_APP_SECRET)
+    assert (r.json()["received"], r.json()["ignored"]) == (1, 1)
+    assert authed.sql("SELECT ig_user_id FROM events") == [(a["ig_user_id"],)]
+
+
+def test_webhook_payloads_are_sealed_at_rest(authed, fake):
+    s, a, _ = ig_connect(authed, fake)
+    secret_text = "a comment nobody should read from the database file"
+    assert hub_post(authed, comment_note(a["ig_user_id"], secret_text),
+                    IG_APP_SECRET).json()["received"] == 1
+    [(payload, dedupe)] = authed.sql("SELECT payload, dedupe FROM events")
+    assert payload.startswith("v1.") and secret_text not in payload
+    assert secret_text.encode() not in authed.db_bytes()
+    # the owner still reads it
+    [e] = s.get(authed.url("/ig/api/events")).json()["events"]
+    assert e["value"]["text"] == secret_text
+    # a payload moved to another row does not open (bound to its row): left out, not an error
+    authed.sql_write("UPDATE events SET dedupe = ?", ("0" * 64,))
+    assert s.get(authed.url("/ig/api/events")).json()["events"] == []
+
+
+def test_events_older_than_the_retention_are_purged(make_httpd, fake):
+    h = make_httpd(require_user=True,
+                   directives="IGraphEventRetention 1h\nIGraphMaintenanceInterval 1s")
+    s, a, _ = ig_connect(h, fake)
+    for t in (1793000800, 1793000801):
+        assert hub_post(h, comment_note(a["ig_user_id"], t=t),
+                        IG_APP_SECRET).json()["received"] == 1
+    # one of them arrived two hours ago
+    h.sql_write("UPDATE events SET received_at = received_at - 7200 WHERE event_time = ?",
+                (1793000800,))
+    end = time.time() + 15
+    while time.time() < end and h.sql("SELECT COUNT(*) FROM events")[0][0] != 1:
+        time.sleep(0.2)
+    assert h.sql("SELECT event_time FROM events") == [(1793000801,)]
