@@ -392,9 +392,13 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_ACCOUNT_GET] = {"igraph_account_get",
                                "SELECT " IGRAPH_ACCOUNT_COLS
                                " FROM accounts WHERE id = %ld AND owner = %s"},
+    /* A deauthorized account leaves that status only through a new connect (upsert): enable
+     * or disable could otherwise turn it into an ordinary account again, here and in a race
+     * with the deauthorize callback alike. */
     [IGRAPH_ST_ACCOUNT_SET_STATUS] = {"igraph_account_set_status",
                                       "UPDATE accounts SET status = %s, last_error = %s, "
-                                      "updated_at = %ld WHERE id = %ld AND owner = %s"},
+                                      "updated_at = %ld WHERE id = %ld AND owner = %s "
+                                      "AND status <> 'deauthorized'"},
     [IGRAPH_ST_ACCOUNT_DELETE] = {"igraph_account_delete",
                                   "DELETE FROM accounts WHERE id = %ld AND owner = %s"},
     [IGRAPH_ST_STATE_PURGE] = {"igraph_state_purge",
@@ -445,8 +449,10 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
                                    "UPDATE accounts SET claimed_by = NULL, claim_until = 0 "
                                    "WHERE id = %ld AND claimed_by = %s"},
     /* The issued_at guard makes the write conditional in one statement: a token stored by a
-     * newer login or refresh is never replaced by an older one. A successful refresh proves the
-     * token works, so needs_reauth (not disabled) becomes active again. */
+     * newer login or refresh is never replaced by an older one. The status guard does the same
+     * for a deauthorization, a disable or a reconnect-needed that came while Meta was asked:
+     * the row must still have the status the refresh read, and never one that forbids tokens.
+     * A successful refresh proves the token works, so needs_reauth becomes active again. */
     [IGRAPH_ST_ACCOUNT_TOKENS_UPDATE] =
         {"igraph_account_tokens_update",
          "UPDATE accounts SET access_token_enc = COALESCE(%s, access_token_enc), "
@@ -455,9 +461,13 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
          "name = COALESCE(%s, name), picture_url = COALESCE(%s, picture_url), "
          "status = CASE WHEN status = 'needs_reauth' THEN 'active' ELSE status END, "
          "last_error = NULL, refresh_failures = 0, next_refresh_at = 0, updated_at = %ld "
-         "WHERE id = %ld AND token_issued_at <= %ld"},
+         "WHERE id = %ld AND token_issued_at <= %ld AND status = %s "
+         "AND status NOT IN ('deauthorized', 'disabled')"},
+    /* a failure never turns a deauthorized or disabled account into needs_reauth */
     [IGRAPH_ST_ACCOUNT_REFRESH_FAILED] = {"igraph_account_refresh_failed",
-                                          "UPDATE accounts SET status = COALESCE(%s, status), "
+                                          "UPDATE accounts SET status = CASE WHEN status IN "
+                                          "('deauthorized', 'disabled') THEN status "
+                                          "ELSE COALESCE(%s, status) END, "
                                           "last_error = %s, "
                                           "refresh_failures = refresh_failures + 1, "
                                           "next_refresh_at = %ld, updated_at = %ld WHERE id = %ld"},
@@ -553,7 +563,7 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
      * because each one is a single prepared statement with its own arguments. */
     [IGRAPH_ST_META_DEAUTHORIZE] =
         {"igraph_meta_deauthorize",
-         "UPDATE accounts SET status = 'disabled', access_token_enc = NULL, "
+         "UPDATE accounts SET status = 'deauthorized', access_token_enc = NULL, "
          "user_token_enc = NULL, last_error = 'access removed on Meta (deauthorized)', "
          "next_refresh_at = 0, updated_at = %ld "
          "WHERE app_user_id = %s AND (%s IS NULL OR login = %s)"},
@@ -1311,6 +1321,7 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
                                              apr_int64_t id, igraph_account_status_e status,
                                              const char *last_error)
 {
+    igraph_account_t *cur;
     const char *st;
     apr_status_t rv;
     int nrows = 0;
@@ -1320,10 +1331,12 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
     }
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_SET_STATUS, &nrows, st, last_error,
                       igraph_i64(p, igraph_now()), igraph_i64(p, id), owner);
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS || nrows > 0) {
         return rv;
     }
-    return nrows > 0 ? APR_SUCCESS : APR_NOTFOUND;
+    /* nothing changed: missing (or another owner's), or deauthorized */
+    rv = igraph_store_account_get(db, p, owner, id, &cur);
+    return rv == APR_SUCCESS ? APR_EBUSY : rv;
 }
 
 apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const char *owner,
@@ -1642,7 +1655,7 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                                                 const char *access_token, const char *user_token,
                                                 apr_int64_t expires_at, apr_int64_t issued_at)
 {
-    const char *access_enc = NULL, *user_enc = NULL, *sid;
+    const char *access_enc = NULL, *user_enc = NULL, *sid, *st;
     igraph_account_t *cur;
     apr_status_t rv;
     int nrows = 0;
@@ -1667,20 +1680,28 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                    a->ig_user_id);
         return APR_EGENERAL;
     }
+    if (!(st = igraph_account_status_str(a->status))) {
+        return APR_EINVAL;
+    }
     sid = igraph_i64(p, a->id);
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_TOKENS_UPDATE, &nrows, access_enc, user_enc,
                       igraph_i64(p, expires_at), igraph_i64(p, issued_at), a->username, a->name,
-                      a->picture_url, igraph_i64(p, igraph_now()), sid, igraph_i64(p, issued_at));
+                      igraph_http_url_or_null(a->picture_url), igraph_i64(p, igraph_now()), sid,
+                      igraph_i64(p, issued_at), st);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (nrows > 0) {
         return APR_SUCCESS;
     }
-    /* Nothing written: a newer token is stored, or the account is gone. */
+    /* Nothing written: the status changed meanwhile, a newer token is stored, or the account
+     * is gone. */
     rv = igraph_store_account_get_any(db, p, a->id, &cur);
     if (rv == APR_SUCCESS) {
-        return APR_EEXIST;
+        return (cur->status != a->status || cur->status == IGRAPH_ACCOUNT_DEAUTHORIZED ||
+                cur->status == IGRAPH_ACCOUNT_DISABLED)
+                   ? APR_EBUSY
+                   : APR_EEXIST;
     }
     return rv;
 }

@@ -68,7 +68,8 @@ typedef struct igraph_account_t {
     const char *page_id, *page_name;  /* Facebook Login only */
     const char *app_user_id;   /* app-scoped user id (FB user id / IG-scoped id): deauth mapping */
     const char *scopes;        /* granted scopes, comma list */
-    igraph_account_status_e status; /* stored as "active" | "needs_reauth" | "disabled" */
+    igraph_account_status_e status; /* stored as "active" | "needs_reauth" | "disabled" |
+                                     * "deauthorized" */
     const char *last_error;
     apr_int64_t token_expires_at; /* expiry of the user token; 0 = never/unknown */
     apr_int64_t token_issued_at;
@@ -102,7 +103,8 @@ apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const ch
 apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                       apr_int64_t id, igraph_account_t **out);
 /* Sets status (and last_error, NULL clears it). APR_NOTFOUND as above; APR_EINVAL for a status
- * outside the enum. */
+ * outside the enum; APR_EBUSY (nothing written) when the account is deauthorized: only a new
+ * connect (igraph_store_account_upsert) makes such an account active again. */
 apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                              apr_int64_t id, igraph_account_status_e status,
                                              const char *last_error);
@@ -172,9 +174,12 @@ apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_in
                                           const char *holder);
 
 /* Stores refreshed tokens (sealed like upsert; a NULL token leaves that column unchanged) with
- * their expiry and issue time, unless the row already holds a token issued after issued_at:
- * then nothing is written and APR_EEXIST is returned (a refresh never stores an older token
- * over a newer one; APR_NOTFOUND when the account is gone). On success last_error is cleared,
+ * their expiry and issue time, only while the row still has a->status (what the refresh read)
+ * and that status is neither deauthorized nor disabled: otherwise nothing is written and
+ * APR_EBUSY is returned (a refresh racing with a deauthorization never writes a token back).
+ * Nothing is written either when the row already holds a token issued after issued_at:
+ * APR_EEXIST (a refresh never stores an older token over a newer one; APR_NOTFOUND when the
+ * account is gone). On success last_error is cleared,
  * refresh_failures = 0, next_refresh_at = 0, a needs_reauth status becomes active again (the
  * new token works; disabled stays), and profile fields given non-NULL in a (username, name,
  * picture_url) are updated too. */
@@ -183,8 +188,9 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                                                 const igraph_account_t *a,
                                                 const char *access_token, const char *user_token,
                                                 apr_int64_t expires_at, apr_int64_t issued_at);
-/* Records a failed refresh: status (NULL keeps the current one), last_error,
- * refresh_failures + 1 and next_refresh_at. APR_EINVAL for a status outside the enum. */
+/* Records a failed refresh: status (NULL keeps the current one; a deauthorized or disabled
+ * account keeps its status whatever is given), last_error, refresh_failures + 1 and
+ * next_refresh_at. APR_EINVAL for a status outside the enum. */
 apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
                                                  const igraph_account_status_e *status,
                                                  const char *last_error,
@@ -270,9 +276,10 @@ apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
  * those with that app_user_id, and with that login when login is given (NULL = both logins; a
  * value outside the enum is APR_EINVAL). */
 
-/* Deauthorize callback: the matching accounts become disabled, both sealed tokens are erased
- * (igraph_store_account_token() returns NULL afterwards), last_error says why. *count (may be
- * NULL) = accounts changed; 0 is a success too. A later connect (upsert) makes them active. */
+/* Deauthorize callback: the matching accounts become deauthorized, both sealed tokens are
+ * erased (igraph_store_account_token() returns NULL afterwards), last_error says why. *count
+ * (may be NULL) = accounts changed; 0 is a success too. Only a later connect (upsert) makes them
+ * active; igraph_store_account_set_status() refuses them. */
 apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
                                       const igraph_login_e *login, int *count);
 /* Data-deletion callback, in one transaction: deletes the jobs of the matching accounts, the

@@ -105,13 +105,13 @@ static int signed_callback(mig_req *q, int deletion)
             return mig_fail_storage(q);
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                      "IG0081: deauthorized by Meta for %s user %s: %d account(s) disabled, "
-                      "tokens erased",
+                      "IG0081: deauthorized by Meta for %s user %s: %d account(s) "
+                      "deauthorized, tokens erased",
                       login ? igraph_login_name(*login) : "any", user_id, count);
         {
             igraph_json_t *o = igraph_json_new_object(r->pool);
             igraph_json_setb(o, "ok", 1);
-            igraph_json_setl(o, "accounts_disabled", count);
+            igraph_json_setl(o, "accounts_deauthorized", count);
             return mig_json(q, HTTP_OK, o);
         }
     }

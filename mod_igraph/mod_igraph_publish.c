@@ -249,12 +249,19 @@ static int accept_job(mig_req *q, int seed, const igraph_publish_req_t *req,
     if ((rc = pick_account(q, db, req, seed, &acct)) != MIG_GO_ON) {
         goto leave;
     }
+    if (acct->status == IGRAPH_ACCOUNT_DISABLED) {
+        rc = mig_fail(q, HTTP_CONFLICT, "account_disabled", NULL,
+                      "this account is disabled; enable it first");
+        goto leave;
+    }
+    if (acct->status == IGRAPH_ACCOUNT_DEAUTHORIZED) {
+        rc = mig_fail(q, HTTP_CONFLICT, "account_deauthorized", NULL,
+                      "the app was removed from this account on Meta; connect it again");
+        goto leave;
+    }
     if (acct->status != IGRAPH_ACCOUNT_ACTIVE) {
-        int disabled = acct->status == IGRAPH_ACCOUNT_DISABLED;
-        rc = mig_fail(q, HTTP_CONFLICT, disabled ? "account_disabled" : "account_needs_reauth",
-                      NULL,
-                      disabled ? "this account is disabled; enable it first"
-                               : "this account must be reconnected before it can publish");
+        rc = mig_fail(q, HTTP_CONFLICT, "account_needs_reauth", NULL,
+                      "this account must be reconnected before it can publish");
         goto leave;
     }
     if (!mig_account_can_publish(acct)) {

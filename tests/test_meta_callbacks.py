@@ -10,7 +10,7 @@ import urllib.parse
 import pytest
 
 from flows import accounts, connect
-from harness import APP_SECRET, IG_APP_SECRET
+from harness import APP_SECRET, IG_APP_SECRET, csrf_of
 
 VERIFY = "verify-me-123"
 
@@ -55,7 +55,7 @@ def test_deauthorize_disables_and_erases_tokens(authed, fake):
                   data={"signed_request": signed_request({"user_id": app_user}, IG_APP_SECRET)})
     assert r.status_code == 200, r.text
     [acc] = accounts(authed, s)
-    assert acc["status"] == "disabled" and acc["can_publish"] is False
+    assert acc["status"] == "deauthorized" and acc["can_publish"] is False
     row = authed.sql("SELECT access_token_enc, user_token_enc FROM accounts")[0]
     assert row == (None, None)
 
@@ -123,7 +123,7 @@ def test_facebook_secret_also_verifies(authed, fake):
                               data={"signed_request": signed_request({"user_id": app_user},
                                                                      APP_SECRET)})
     assert r.status_code == 200
-    assert accounts(authed, s)[0]["status"] == "disabled"
+    assert accounts(authed, s)[0]["status"] == "deauthorized"
 
 
 def test_webhook_verification(authed):
@@ -325,3 +325,45 @@ def test_events_older_than_the_retention_are_purged(make_httpd, fake):
     while time.time() < end and h.sql("SELECT COUNT(*) FROM events")[0][0] != 1:
         time.sleep(0.2)
     assert h.sql("SELECT event_time FROM events") == [(1793000801,)]
+
+
+def deauthorize(h, app_user, secret=IG_APP_SECRET):
+    r = h.session().post(h.url("/ig/meta/deauthorize"),
+                         data={"signed_request": signed_request({"user_id": app_user}, secret)})
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_deauthorized_account_cannot_be_enabled_only_reconnected(authed, fake):
+    s, a, app_user = ig_connect(authed, fake, username="gone.acct")
+    deauthorize(authed, app_user)
+    base = f"/ig/api/accounts/{a['id']}"
+    assert s.get(authed.url(base)).json()["account"]["status"] == "deauthorized"
+    # enable (and disable, which would make it an ordinary disabled account) are refused
+    for verb in ("enable", "disable"):
+        r = s.post(authed.url(f"{base}/{verb}"))
+        assert r.status_code == 409, r.text
+        assert r.json()["ok"] is False and r.json()["error"] == "account_deauthorized"
+        assert r.json()["message"]
+    assert s.get(authed.url(base)).json()["account"]["status"] == "deauthorized"
+    # no refresh, no publishing: 409 with its own code
+    r = s.post(authed.url(f"{base}/refresh"))
+    assert r.status_code == 409 and r.json()["error"] == "account_deauthorized", r.text
+    r = s.post(authed.url("/ig/publish"), json={"media_type": "IMAGE",
+                                                "image_url": "https://cdn.example.org/d.jpg"})
+    assert r.status_code == 409 and r.json()["error"] == "account_deauthorized", r.text
+    # the page says so, offers Reconnect and Remove, not Enable/Disable; its form is refused too
+    page = s.get(authed.url("/ig/accounts"))
+    assert "status-deauthorized" in page.text and "Removed on Meta" in page.text
+    assert "Reconnect" in page.text and 'data-action="enable"' not in page.text
+    assert 'data-action="disable"' not in page.text and 'data-action="remove"' in page.text
+    r = s.post(authed.url(f"/ig/accounts/{a['id']}/enable"), data={"csrf": csrf_of(page.text)},
+               allow_redirects=False)
+    assert r.status_code == 409 and "account_deauthorized" in r.text
+    assert "text/html" in r.headers["Content-Type"]
+    assert s.get(authed.url(base)).json()["account"]["status"] == "deauthorized"
+    # connecting again through OAuth is the way back
+    assert connect(authed, s, "instagram").status_code == 302
+    [again] = accounts(authed, s)
+    assert again["id"] == a["id"] and again["status"] == "active" and again["can_publish"]
+    assert authed.sql("SELECT access_token_enc IS NOT NULL FROM accounts")[0][0] == 1

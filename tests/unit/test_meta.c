@@ -1094,7 +1094,7 @@ static void test_deauthorize(void **state)
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", &fb_login, &n), APR_SUCCESS);
     assert_int_equal(n, 2);
     a = get_account(f, "alice", a1->id);
-    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
     assert_string_equal(a->last_error, "access removed on Meta (deauthorized)");
     assert_null(a->access_token_enc);
     assert_null(a->user_token_enc);
@@ -1102,7 +1102,7 @@ static void test_deauthorize(void **state)
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER));
     assert_true(a->updated_at >= a1->updated_at);
     a = get_account(f, "bob", a2->id);
-    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* the Instagram Login connection of the same id and another user are untouched */
     a = get_account(f, "alice", a3->id);
@@ -1114,11 +1114,11 @@ static void test_deauthorize(void **state)
     assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER),
                         "EAAJuseralice");
 
-    /* any login; already disabled rows count again (the callback may be repeated) */
+    /* any login; already deauthorized rows count again (the callback may be repeated) */
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", NULL, &n), APR_SUCCESS);
     assert_int_equal(n, 3);
     a = get_account(f, "alice", a3->id);
-    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* no token left anywhere in the rows of U1 */
     assert_int_equal(count_where(f, "accounts",
@@ -1137,6 +1137,60 @@ static void test_deauthorize(void **state)
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "", NULL, &n), APR_EINVAL);
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", &bad_login, &n), APR_EINVAL);
     assert_int_equal(get_account(f, "alice", a4->id)->status, IGRAPH_ACCOUNT_ACTIVE);
+
+    /* neither enable nor disable leaves "deauthorized" (disable-then-enable would bring the
+     * account back without its tokens) */
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a1->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_EBUSY);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a1->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_EBUSY);
+    assert_int_equal(get_account(f, "alice", a1->id)->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "bob", a1->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_NOTFOUND);
+    /* a refresh that read the account before the deauthorization writes nothing back ... */
+    assert_int_equal(a1->status, IGRAPH_ACCOUNT_ACTIVE);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a1,
+                                                        "EAAJrefreshed", "EAAJuser2", 1900000000,
+                                                        1800000000),
+                     APR_EBUSY);
+    a = get_account(f, "alice", a1->id);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
+    assert_null(a->access_token_enc);
+    assert_null(a->user_token_enc);
+    /* ... nor one that claims to have read "deauthorized" */
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a,
+                                                        "EAAJrefreshed", NULL, 1900000000,
+                                                        1800000000),
+                     APR_EBUSY);
+    assert_null(get_account(f, "alice", a1->id)->access_token_enc);
+    /* and its failure does not turn it into needs_reauth */
+    {
+        static const igraph_account_status_e reauth = IGRAPH_ACCOUNT_NEEDS_REAUTH;
+        assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a1->id, &reauth,
+                                                             "token invalid", 0),
+                         APR_SUCCESS);
+        assert_int_equal(get_account(f, "alice", a1->id)->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
+    }
+    /* a disabled account is not written to either; an active one still is */
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a4->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a4,
+                                                        "EAAJnew444", NULL, 1900000000, 1800000000),
+                     APR_EBUSY);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a4->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a4,
+                                                        "EAAJnew444", NULL, 1900000000, 1800000000),
+                     APR_SUCCESS);
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key,
+                                                   get_account(f, "alice", a4->id),
+                                                   IGRAPH_TOKEN_ACCESS),
+                        "EAAJnew444");
 
     /* connecting again makes the account usable again */
     a1 = add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "111", "U1");

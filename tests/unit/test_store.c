@@ -258,7 +258,7 @@ static void test_set_status_delete(void **state)
 static void test_account_names(void **state)
 {
     static const char *const logins[] = {"facebook", "instagram"};
-    static const char *const statuses[] = {"active", "needs_reauth", "disabled"};
+    static const char *const statuses[] = {"active", "needs_reauth", "disabled", "deauthorized"};
     igraph_account_status_e st = IGRAPH_ACCOUNT_DISABLED;
     igraph_login_e l = IGRAPH_LOGIN_INSTAGRAM;
     int i;
@@ -269,7 +269,7 @@ static void test_account_names(void **state)
         assert_string_equal(igraph_login_name(l), logins[i]);
     }
     assert_int_equal(IGRAPH_LOGIN_FACEBOOK, 0);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         assert_int_equal(igraph_account_status_parse(statuses[i], &st), APR_SUCCESS);
         assert_int_equal(st, i);
         assert_string_equal(igraph_account_status_name(st), statuses[i]);
@@ -277,7 +277,7 @@ static void test_account_names(void **state)
     assert_int_equal(IGRAPH_ACCOUNT_ACTIVE, 0);
     assert_string_equal(igraph_login_name((igraph_login_e)2), "unknown");
     assert_string_equal(igraph_login_name((igraph_login_e)-1), "unknown");
-    assert_string_equal(igraph_account_status_name((igraph_account_status_e)3), "unknown");
+    assert_string_equal(igraph_account_status_name((igraph_account_status_e)4), "unknown");
     assert_string_equal(igraph_account_status_name((igraph_account_status_e)-1), "unknown");
     /* exact names only; *out untouched on failure */
     l = IGRAPH_LOGIN_INSTAGRAM;
@@ -329,7 +329,7 @@ static void test_account_unknown_names(void **state)
 
     /* and the store never writes a value outside the enums */
     assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
-                                                     (igraph_account_status_e)3, NULL),
+                                                     (igraph_account_status_e)4, NULL),
                      APR_EINVAL);
     {
         igraph_account_status_e bad = (igraph_account_status_e)-1;
