@@ -1229,9 +1229,10 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
 
     now = igraph_i64(p, igraph_now());
     rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_UPSERT, &res, platform, login, a->ig_user_id,
-                       a->owner, a->username, a->name, a->picture_url, a->page_id, a->page_name,
-                       a->app_user_id, access_enc, user_enc, igraph_i64(p, a->token_expires_at),
-                       igraph_i64(p, a->token_issued_at), a->scopes, now, now);
+                       a->owner, a->username, a->name, igraph_http_url_or_null(a->picture_url),
+                       a->page_id, a->page_name, a->app_user_id, access_enc, user_enc,
+                       igraph_i64(p, a->token_expires_at), igraph_i64(p, a->token_issued_at),
+                       a->scopes, now, now);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1255,6 +1256,7 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
     a->created_at = created;
     a->updated_at = updated;
     a->platform = platform;
+    a->picture_url = igraph_http_url_or_null(a->picture_url);
     a->status = IGRAPH_ACCOUNT_ACTIVE;
     a->last_error = NULL;
     a->access_token_enc = access_enc;
@@ -1817,6 +1819,16 @@ apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const 
 
 /* ---- publish jobs (schema v3) ----------------------------------------------------------- */
 
+/* What is stored of a job's permalink: NULL (not read yet) and "" (Meta gave none) as they
+ * are, a URL only when it is http(s); anything else ("javascript:...") counts as none. */
+static const char *igraph_permalink_arg(const char *permalink)
+{
+    if (!permalink || !*permalink) {
+        return permalink;
+    }
+    return igraph_is_http_url(permalink) ? permalink : "";
+}
+
 static int igraph_clamp_int(apr_int64_t v)
 {
     return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
@@ -1992,7 +2004,7 @@ static apr_status_t igraph_job_insert_args(apr_pool_t *p, const igraph_job_t *j,
     a[i++] = igraph_itoa(p, j->n_children_expected);
     a[i++] = igraph_itoa(p, j->children_ready);
     a[i++] = j->media_id;
-    a[i++] = j->permalink;
+    a[i++] = igraph_permalink_arg(j->permalink);
     a[i++] = j->error;
     a[i++] = j->error_message;
     a[i++] = igraph_i64(p, j->error_subcode);
@@ -2106,7 +2118,7 @@ apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_
     }
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_SAVE, &nrows, status, j->creation_id, j->children,
                       igraph_itoa(p, j->n_children_expected), igraph_itoa(p, j->children_ready),
-                      j->media_id, j->permalink, j->error, j->error_message,
+                      j->media_id, igraph_permalink_arg(j->permalink), j->error, j->error_message,
                       igraph_i64(p, j->error_subcode), igraph_itoa(p, j->attempts),
                       igraph_itoa(p, j->polls), igraph_itoa(p, j->publish_sent ? 1 : 0),
                       igraph_i64(p, j->updated_at), igraph_i64(p, j->publish_at),

@@ -89,7 +89,9 @@ apr_status_t igraph_store_ready(igraph_db_t *db, apr_pool_t *p);
 
 /* Inserts or (same owner, platform, ig_user_id) updates the account: profile fields, login,
  * tokens (plaintext in, sealed here; a NULL user_token keeps no user token), expiry, scopes; the
- * status becomes active and last_error is cleared. a->id, created_at, updated_at are set on
+ * status becomes active and last_error is cleared. A picture_url that is not an http(s) URL
+ * (igraph_http_url_or_null) is stored as NULL, here, in igraph_store_account_tokens_update() and
+ * for a job's permalink ("" then) in the job writes. a->id, created_at, updated_at are set on
  * return. */
 apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                          igraph_account_t *a, const char *access_token,

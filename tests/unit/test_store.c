@@ -172,6 +172,36 @@ static void test_upsert_insert_update(void **state)
     assert_int_equal(test_log_errors, 0);
 }
 
+/* Display URLs from Meta are stored only when they are http(s) (Meta has sent javascript:). */
+static void test_picture_url_only_http(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a = make_account(f->pool, "alice", "17841400000000001", "pic");
+    igraph_account_t *got;
+
+    a->picture_url = "javascript:alert(document.domain)";
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "tokA1", NULL),
+                     APR_SUCCESS);
+    assert_null(a->picture_url);
+    assert_null(test_db_value(&f->db, f->pool, "SELECT picture_url FROM accounts"));
+    /* a refresh's profile data goes through the same rule */
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
+    got->picture_url = "https://scontent.example.invalid/pp.jpg";
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got, "tokA2",
+                                                        NULL, 1950000000, 1700000100),
+                     APR_SUCCESS);
+    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT picture_url FROM accounts"),
+                        "https://scontent.example.invalid/pp.jpg");
+    got->picture_url = "data:image/svg+xml,<svg onload=alert(1)>";
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got, "tokA3",
+                                                        NULL, 1950000000, 1700000200),
+                     APR_SUCCESS);
+    /* NULL keeps what is stored (COALESCE): the https one stays */
+    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT picture_url FROM accounts"),
+                        "https://scontent.example.invalid/pp.jpg");
+    assert_int_equal(test_log_errors, 0);
+}
+
 static void test_owner_isolation(void **state)
 {
     fixture_t *f = *state;
@@ -818,6 +848,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ready_idempotent, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_upsert_insert_update, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_picture_url_only_http, test_db_setup,
+                                        test_db_teardown),
         cmocka_unit_test_setup_teardown(test_owner_isolation, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_set_status_delete, test_db_setup, test_db_teardown),
         cmocka_unit_test(test_account_names),
