@@ -194,10 +194,13 @@ static const char *const igraph_schema_v6[] = {
 
 /* Webhook events are sealed from now on and kept only for connected accounts: the rows stored
  * before were neither, so they go (Meta's notifications are not resent; nothing else refers to
- * them). The retention purge reads events by received_at. */
+ * them). The retention purge reads events by received_at, the insert accounts by
+ * ig_user_id. */
 static const char *const igraph_schema_v7[] = {
     "DELETE FROM events WHERE payload NOT LIKE 'v1.%'",
     "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at, id)",
+    /* every stored event first asks whether an account links its Instagram id */
+    "CREATE INDEX IF NOT EXISTS accounts_ig_user_id ON accounts (ig_user_id)",
     NULL,
 };
 

@@ -1440,6 +1440,12 @@ static void test_migrate_v7(void **state)
     assert_int_equal(count_where(f, "events", "1 = 1"), 1);
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
                      7);
+    if (!test_dbd_params) { /* SQLite: the indexes of the purge and of the insert's lookup */
+        assert_int_equal(test_db_count(&f->db, f->pool,
+                                       "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                       "AND name IN ('events_received_at', 'accounts_ig_user_id')"),
+                         2);
+    }
     assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 10, &list),
                      APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
