@@ -18,6 +18,7 @@ static const char *const igraph_account_status_names[] = {
     [IGRAPH_ACCOUNT_ACTIVE] = "active",
     [IGRAPH_ACCOUNT_NEEDS_REAUTH] = "needs_reauth",
     [IGRAPH_ACCOUNT_DISABLED] = "disabled",
+    [IGRAPH_ACCOUNT_DEAUTHORIZED] = "deauthorized",
 };
 
 /* The entry for v, or "unknown" outside the table. */

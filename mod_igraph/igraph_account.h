@@ -24,10 +24,13 @@ apr_status_t igraph_login_parse(const char *s, igraph_login_e *out);
 typedef enum {
     IGRAPH_ACCOUNT_ACTIVE = 0,   /* may publish and is refreshed */
     IGRAPH_ACCOUNT_NEEDS_REAUTH, /* the token is unusable: the user must connect again */
-    IGRAPH_ACCOUNT_DISABLED      /* switched off by its owner, or deauthorized on Meta */
+    IGRAPH_ACCOUNT_DISABLED,     /* switched off by its owner (enabling it is enough) */
+    IGRAPH_ACCOUNT_DEAUTHORIZED  /* the user removed the app on Meta; tokens erased: only a new
+                                  * connect (OAuth) makes it active again, never "enable" */
 } igraph_account_status_e;
 
-/* "active", "needs_reauth", "disabled"; "unknown" for a value outside the enum. */
+/* "active", "needs_reauth", "disabled", "deauthorized"; "unknown" for a value outside the
+ * enum. */
 const char *igraph_account_status_name(igraph_account_status_e s);
 /* Exact lower-case names; APR_EINVAL for anything else (NULL too), *out untouched then. */
 apr_status_t igraph_account_status_parse(const char *s, igraph_account_status_e *out);

@@ -193,6 +193,10 @@ int igraph_job_account_unusable(int found, igraph_account_status_e status, int t
         res->err.cls = IGRAPH_ERR_PERMANENT;
         res->err.message = "the account is disabled";
     }
+    else if (status == IGRAPH_ACCOUNT_DEAUTHORIZED) {
+        res->err.cls = IGRAPH_ERR_PERMANENT;
+        res->err.message = "the account was deauthorized on Meta";
+    }
     else {
         res->err.cls = IGRAPH_ERR_REAUTH;
         res->err.message = "the account needs reconnecting";

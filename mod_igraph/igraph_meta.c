@@ -115,8 +115,20 @@ apr_status_t igraph_signed_request_verify(apr_pool_t *p, const char *sr, const c
     if (!alg || strcasecmp(alg, "HMAC-SHA256") != 0) {
         return igraph_meta_fail(why, "algorithm is not HMAC-SHA256", APR_EGENERAL);
     }
+    /* The JavaScript SDK's login payloads are signed the same way and carry code or
+     * oauth_token; they are not callbacks and must never act as one (a page that leaks one
+     * would otherwise let anyone deauthorize or delete that user). */
+    if (json_object_get(igraph_json_raw(j), "code") ||
+        json_object_get(igraph_json_raw(j), "oauth_token")) {
+        return igraph_meta_fail(why, "a login payload (code or oauth_token), not a callback",
+                                APR_EGENERAL);
+    }
+    /* issued_at is what bounds a replay: a payload without it could be replayed forever. */
     ia = json_object_get(igraph_json_raw(j), "issued_at");
-    if (ia) {
+    if (!ia) {
+        return igraph_meta_fail(why, "issued_at is missing", APR_EGENERAL);
+    }
+    {
         if (json_is_integer(ia)) {
             issued_at = (apr_int64_t)json_integer_value(ia);
         }
@@ -168,15 +180,13 @@ static int igraph_meta_hexval(char c)
     return -1;
 }
 
-int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len,
-                            const char *const *secrets)
+/* "sha256=" + 64 hex digits into want; 0 when the header is not of that form. */
+static int igraph_hub_parse(const char *header, unsigned char want[IGRAPH_HMAC_LEN])
 {
-    unsigned char want[IGRAPH_HMAC_LEN], mac[IGRAPH_HMAC_LEN];
     const char *hex;
-    int i, hi, lo, ok = 0;
+    int i, hi, lo;
 
-    if (!header || !secrets || (!body && len > 0) ||
-        strncasecmp(header, IGRAPH_HUB_PREFIX, IGRAPH_HUB_PREFIX_LEN) != 0) {
+    if (!header || strncasecmp(header, IGRAPH_HUB_PREFIX, IGRAPH_HUB_PREFIX_LEN) != 0) {
         return 0;
     }
     hex = header + IGRAPH_HUB_PREFIX_LEN;
@@ -190,6 +200,25 @@ int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len
             return 0;
         }
         want[i] = (unsigned char)((hi << 4) | lo);
+    }
+    return 1;
+}
+
+int igraph_hub_signature_wellformed(const char *header)
+{
+    unsigned char want[IGRAPH_HMAC_LEN];
+
+    return igraph_hub_parse(header, want);
+}
+
+int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len,
+                            const char *const *secrets)
+{
+    unsigned char want[IGRAPH_HMAC_LEN], mac[IGRAPH_HMAC_LEN];
+    int i, ok = 0;
+
+    if (!secrets || (!body && len > 0) || !igraph_hub_parse(header, want)) {
+        return 0;
     }
     for (i = 0; secrets[i] && !ok; i++) {
         if (!*secrets[i]) {

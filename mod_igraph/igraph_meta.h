@@ -26,15 +26,16 @@
 #define IGRAPH_WEBHOOK_MAX_EVENTS 5000
 
 /* Verifies a signed_request. secrets: NULL-terminated, tried in order (NULL or "" entries are
- * skipped). now, max_age: Unix seconds; issued_at, when present, must be a JSON number with
+ * skipped). now, max_age: Unix seconds; issued_at is required and must be a JSON number with
  * now - max_age <= issued_at <= now + IGRAPH_SIGNED_REQUEST_SKEW (max_age <= 0: no age limit).
  * On success *payload is the decoded JSON object (read "user_id" with igraph_json_get_id: it is
  * present, a string or an integer) and *which the index of the secret that matched (payload and
  * which may be NULL). On failure: APR_EINVAL when the input is malformed (no '.', bad base64,
  * signature not 32 bytes, too long, payload not a JSON object, no user_id), APR_EGENERAL when it
  * is well formed but not acceptable (no secret matches, algorithm is not HMAC-SHA256, issued_at
- * too old / in the future / not a number, no usable secret given); *why (may be NULL) gets a
- * short static reason that never contains input or secrets. The HMAC is checked before the
+ * missing / too old / in the future / not a number, a "code" or "oauth_token" key present: the
+ * JavaScript SDK's login payload, not a callback; no usable secret given); *why (may be NULL) gets
+ * a short static reason that never contains input or secrets. The HMAC is checked before the
  * payload is parsed: nothing unsigned reaches the JSON parser. */
 apr_status_t igraph_signed_request_verify(apr_pool_t *p, const char *sr, const char *const *secrets,
                                           apr_int64_t now, apr_int64_t max_age,
@@ -46,6 +47,12 @@ apr_status_t igraph_signed_request_verify(apr_pool_t *p, const char *sr, const c
  * (also for a NULL or malformed header). */
 int igraph_hub_signature_ok(const char *header, const char *body, apr_size_t len,
                             const char *const *secrets);
+/* 1 when header has the form igraph_hub_signature_ok() can check ("sha256=" + 64 hex digits):
+ * what the glue looks at before it reads a body at all. */
+int igraph_hub_signature_wellformed(const char *header);
+
+/* Largest webhook body read (Meta's batches of up to 1,000 updates stay far below it). */
+#define IGRAPH_WEBHOOK_MAX_BODY (1024 * 1024)
 
 /* One webhook update. From igraph_webhook_events() every field but id and received_at is set;
  * from igraph_store_events_list() every field but object. */

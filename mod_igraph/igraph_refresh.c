@@ -193,9 +193,11 @@ static igraph_refresh_result_e igraph_refresh_store(const igraph_refresh_ctx_t *
     upd.picture_url = NULL;
     rv = igraph_store_account_tokens_update(ctx->db, p, ctx->key, &upd, access, user, expires_at,
                                             ctx->now);
-    if (rv == APR_EEXIST || rv == APR_NOTFOUND) {
-        *detail = rv == APR_EEXIST ? "a newer token was stored meanwhile"
-                                   : "the account was removed meanwhile";
+    if (rv == APR_EEXIST || rv == APR_NOTFOUND || rv == APR_EBUSY) {
+        *detail = rv == APR_EEXIST  ? "a newer token was stored meanwhile"
+                  : rv == APR_EBUSY ? "the account was deauthorized, disabled or changed "
+                                      "meanwhile"
+                                    : "the account was removed meanwhile";
         igraph_log(IGRAPH_LOG_INFO,
                    "IG0505: account %" APR_INT64_T_FMT " (@%s): refreshed token not stored: %s",
                    a->id, igraph_refresh_who(a), *detail);

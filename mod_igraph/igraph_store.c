@@ -186,6 +186,24 @@ static const char *const igraph_schema_v5[] = {
     NULL,
 };
 
+/* Version 6 is another change's (added in parallel); this entry only keeps the numbering
+ * contiguous until that one is merged in its place. */
+static const char *const igraph_schema_v6[] = {
+    NULL,
+};
+
+/* Webhook events are sealed from now on and kept only for connected accounts: the rows stored
+ * before were neither, so they go (Meta's notifications are not resent; nothing else refers to
+ * them). The retention purge reads events by received_at, the insert accounts by
+ * ig_user_id. */
+static const char *const igraph_schema_v7[] = {
+    "DELETE FROM events WHERE payload NOT LIKE 'v1.%'",
+    "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at, id)",
+    /* every stored event first asks whether an account links its Instagram id */
+    "CREATE INDEX IF NOT EXISTS accounts_ig_user_id ON accounts (ig_user_id)",
+    NULL,
+};
+
 typedef struct igraph_migration_t {
     int version;
     const char *const *statements; /* NULL-terminated */
@@ -199,6 +217,8 @@ static const igraph_migration_t igraph_migrations[] = {
     {3, igraph_schema_v3},
     {4, igraph_schema_v4},
     {5, igraph_schema_v5},
+    {6, igraph_schema_v6},
+    {7, igraph_schema_v7},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5
@@ -338,6 +358,8 @@ typedef enum {
     IGRAPH_ST_DELETION_INSERT,
     IGRAPH_ST_DELETION_GET,
     IGRAPH_ST_EVENT_INSERT,
+    IGRAPH_ST_EVENT_ACCOUNT,
+    IGRAPH_ST_EVENT_PURGE,
     IGRAPH_ST_EVENT_LIST,
     IGRAPH_ST_COUNT
 } igraph_stmt_e;
@@ -373,9 +395,13 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_ACCOUNT_GET] = {"igraph_account_get",
                                "SELECT " IGRAPH_ACCOUNT_COLS
                                " FROM accounts WHERE id = %ld AND owner = %s"},
+    /* A deauthorized account leaves that status only through a new connect (upsert): enable
+     * or disable could otherwise turn it into an ordinary account again, here and in a race
+     * with the deauthorize callback alike. */
     [IGRAPH_ST_ACCOUNT_SET_STATUS] = {"igraph_account_set_status",
                                       "UPDATE accounts SET status = %s, last_error = %s, "
-                                      "updated_at = %ld WHERE id = %ld AND owner = %s"},
+                                      "updated_at = %ld WHERE id = %ld AND owner = %s "
+                                      "AND status <> 'deauthorized'"},
     [IGRAPH_ST_ACCOUNT_DELETE] = {"igraph_account_delete",
                                   "DELETE FROM accounts WHERE id = %ld AND owner = %s"},
     [IGRAPH_ST_STATE_PURGE] = {"igraph_state_purge",
@@ -426,8 +452,10 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
                                    "UPDATE accounts SET claimed_by = NULL, claim_until = 0 "
                                    "WHERE id = %ld AND claimed_by = %s"},
     /* The issued_at guard makes the write conditional in one statement: a token stored by a
-     * newer login or refresh is never replaced by an older one. A successful refresh proves the
-     * token works, so needs_reauth (not disabled) becomes active again. */
+     * newer login or refresh is never replaced by an older one. The status guard does the same
+     * for a deauthorization, a disable or a reconnect-needed that came while Meta was asked:
+     * the row must still have the status the refresh read, and never one that forbids tokens.
+     * A successful refresh proves the token works, so needs_reauth becomes active again. */
     [IGRAPH_ST_ACCOUNT_TOKENS_UPDATE] =
         {"igraph_account_tokens_update",
          "UPDATE accounts SET access_token_enc = COALESCE(%s, access_token_enc), "
@@ -436,9 +464,13 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
          "name = COALESCE(%s, name), picture_url = COALESCE(%s, picture_url), "
          "status = CASE WHEN status = 'needs_reauth' THEN 'active' ELSE status END, "
          "last_error = NULL, refresh_failures = 0, next_refresh_at = 0, updated_at = %ld "
-         "WHERE id = %ld AND token_issued_at <= %ld"},
+         "WHERE id = %ld AND token_issued_at <= %ld AND status = %s "
+         "AND status NOT IN ('deauthorized', 'disabled')"},
+    /* a failure never turns a deauthorized or disabled account into needs_reauth */
     [IGRAPH_ST_ACCOUNT_REFRESH_FAILED] = {"igraph_account_refresh_failed",
-                                          "UPDATE accounts SET status = COALESCE(%s, status), "
+                                          "UPDATE accounts SET status = CASE WHEN status IN "
+                                          "('deauthorized', 'disabled') THEN status "
+                                          "ELSE COALESCE(%s, status) END, "
                                           "last_error = %s, "
                                           "refresh_failures = refresh_failures + 1, "
                                           "next_refresh_at = %ld, updated_at = %ld WHERE id = %ld"},
@@ -534,7 +566,7 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
      * because each one is a single prepared statement with its own arguments. */
     [IGRAPH_ST_META_DEAUTHORIZE] =
         {"igraph_meta_deauthorize",
-         "UPDATE accounts SET status = 'disabled', access_token_enc = NULL, "
+         "UPDATE accounts SET status = 'deauthorized', access_token_enc = NULL, "
          "user_token_enc = NULL, last_error = 'access removed on Meta (deauthorized)', "
          "next_refresh_at = 0, updated_at = %ld "
          "WHERE app_user_id = %s AND (%s IS NULL OR login = %s)"},
@@ -563,11 +595,20 @@ static const igraph_stmt_t igraph_stmts[IGRAPH_ST_COUNT] = {
     [IGRAPH_ST_DELETION_GET] = {"igraph_deletion_get",
                                 "SELECT status, accounts_deleted, created_at, completed_at "
                                 "FROM deletion_requests WHERE code = %s"},
-    /* Meta redelivers and duplicates: the same content inserts nothing (0 rows). */
+    /* Meta redelivers and duplicates: the same content inserts nothing (0 rows); nor does an
+     * event about an Instagram account no connection links (the WHERE also keeps SQLite's
+     * parser from reading ON CONFLICT as a join constraint). */
     [IGRAPH_ST_EVENT_INSERT] = {"igraph_event_insert",
                                 "INSERT INTO events (ig_user_id, field, payload, event_time, "
-                                "received_at, dedupe) VALUES (%s, %s, %s, %ld, %ld, %s) "
+                                "received_at, dedupe) SELECT %s, %s, %s, %ld, %ld, %s "
+                                "WHERE EXISTS (SELECT 1 FROM accounts WHERE ig_user_id = %s) "
                                 "ON CONFLICT (dedupe) DO NOTHING"},
+    [IGRAPH_ST_EVENT_ACCOUNT] = {"igraph_event_account",
+                                 "SELECT COUNT(*) FROM accounts WHERE ig_user_id = %s"},
+    /* one bounded batch, oldest first (index events_received_at) */
+    [IGRAPH_ST_EVENT_PURGE] = {"igraph_event_purge",
+                               "DELETE FROM events WHERE id IN (SELECT id FROM events "
+                               "WHERE received_at < %ld ORDER BY received_at, id LIMIT %d)"},
     [IGRAPH_ST_EVENT_LIST] = {"igraph_event_list",
                               "SELECT id, ig_user_id, field, payload, event_time, received_at, "
                               "dedupe FROM events WHERE ig_user_id IN "
@@ -912,6 +953,23 @@ static const char *igraph_pending_aad(apr_pool_t *p, const char *id, const char 
     return apr_psprintf(p, "pending:%s:%s:%s", id, owner, kind);
 }
 
+/* Associated data of a sealed event payload: its account and its (stored) de-duplication key,
+ * which is UNIQUE, so a payload cannot be moved to another row. */
+static const char *igraph_event_aad(apr_pool_t *p, const char *ig_user_id, const char *dedupe)
+{
+    return apr_psprintf(p, "event:%s:%s", ig_user_id, dedupe);
+}
+
+/* The stored de-duplication key: a keyed hash of the content hash, so that the plain SHA-256
+ * of a guessed payload cannot be confirmed against the database. */
+static const char *igraph_event_dedupe(apr_pool_t *p, const igraph_key_t *key, const char *dedupe)
+{
+    static const char label[] = "igraph event dedupe\n";
+    char *msg = apr_pstrcat(p, label, dedupe, NULL);
+
+    return igraph_hmac_sha256_hex(p, key->k, sizeof(key->k), msg, strlen(msg));
+}
+
 /* ---- migrations ------------------------------------------------------------------------- */
 
 /* Runs a statement that may return rows (e.g. pg_advisory_xact_lock) and reads it to the end;
@@ -1174,9 +1232,10 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
 
     now = igraph_i64(p, igraph_now());
     rv = IGRAPH_SELECT(db, p, IGRAPH_ST_ACCOUNT_UPSERT, &res, platform, login, a->ig_user_id,
-                       a->owner, a->username, a->name, a->picture_url, a->page_id, a->page_name,
-                       a->app_user_id, access_enc, user_enc, igraph_i64(p, a->token_expires_at),
-                       igraph_i64(p, a->token_issued_at), a->scopes, now, now);
+                       a->owner, a->username, a->name, igraph_http_url_or_null(a->picture_url),
+                       a->page_id, a->page_name, a->app_user_id, access_enc, user_enc,
+                       igraph_i64(p, a->token_expires_at), igraph_i64(p, a->token_issued_at),
+                       a->scopes, now, now);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -1200,6 +1259,7 @@ apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const i
     a->created_at = created;
     a->updated_at = updated;
     a->platform = platform;
+    a->picture_url = igraph_http_url_or_null(a->picture_url);
     a->status = IGRAPH_ACCOUNT_ACTIVE;
     a->last_error = NULL;
     a->access_token_enc = access_enc;
@@ -1266,6 +1326,7 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
                                              apr_int64_t id, igraph_account_status_e status,
                                              const char *last_error)
 {
+    igraph_account_t *cur;
     const char *st;
     apr_status_t rv;
     int nrows = 0;
@@ -1275,10 +1336,12 @@ apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, con
     }
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_SET_STATUS, &nrows, st, last_error,
                       igraph_i64(p, igraph_now()), igraph_i64(p, id), owner);
-    if (rv != APR_SUCCESS) {
+    if (rv != APR_SUCCESS || nrows > 0) {
         return rv;
     }
-    return nrows > 0 ? APR_SUCCESS : APR_NOTFOUND;
+    /* nothing changed: missing (or another owner's), or deauthorized */
+    rv = igraph_store_account_get(db, p, owner, id, &cur);
+    return rv == APR_SUCCESS ? APR_EBUSY : rv;
 }
 
 apr_status_t igraph_store_account_delete(igraph_db_t *db, apr_pool_t *p, const char *owner,
@@ -1597,7 +1660,7 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                                                 const char *access_token, const char *user_token,
                                                 apr_int64_t expires_at, apr_int64_t issued_at)
 {
-    const char *access_enc = NULL, *user_enc = NULL, *sid;
+    const char *access_enc = NULL, *user_enc = NULL, *sid, *st;
     igraph_account_t *cur;
     apr_status_t rv;
     int nrows = 0;
@@ -1622,20 +1685,28 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                    a->ig_user_id);
         return APR_EGENERAL;
     }
+    if (!(st = igraph_account_status_str(a->status))) {
+        return APR_EINVAL;
+    }
     sid = igraph_i64(p, a->id);
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_ACCOUNT_TOKENS_UPDATE, &nrows, access_enc, user_enc,
                       igraph_i64(p, expires_at), igraph_i64(p, issued_at), a->username, a->name,
-                      a->picture_url, igraph_i64(p, igraph_now()), sid, igraph_i64(p, issued_at));
+                      igraph_http_url_or_null(a->picture_url), igraph_i64(p, igraph_now()), sid,
+                      igraph_i64(p, issued_at), st);
     if (rv != APR_SUCCESS) {
         return rv;
     }
     if (nrows > 0) {
         return APR_SUCCESS;
     }
-    /* Nothing written: a newer token is stored, or the account is gone. */
+    /* Nothing written: the status changed meanwhile, a newer token is stored, or the account
+     * is gone. */
     rv = igraph_store_account_get_any(db, p, a->id, &cur);
     if (rv == APR_SUCCESS) {
-        return APR_EEXIST;
+        return (cur->status != a->status || cur->status == IGRAPH_ACCOUNT_DEAUTHORIZED ||
+                cur->status == IGRAPH_ACCOUNT_DISABLED)
+                   ? APR_EBUSY
+                   : APR_EEXIST;
     }
     return rv;
 }
@@ -1750,6 +1821,16 @@ apr_status_t igraph_store_accounts_active(igraph_db_t *db, apr_pool_t *p, const 
 }
 
 /* ---- publish jobs (schema v3) ----------------------------------------------------------- */
+
+/* What is stored of a job's permalink: NULL (not read yet) and "" (Meta gave none) as they
+ * are, a URL only when it is http(s); anything else ("javascript:...") counts as none. */
+static const char *igraph_permalink_arg(const char *permalink)
+{
+    if (!permalink || !*permalink) {
+        return permalink;
+    }
+    return igraph_is_http_url(permalink) ? permalink : "";
+}
 
 static int igraph_clamp_int(apr_int64_t v)
 {
@@ -1926,7 +2007,7 @@ static apr_status_t igraph_job_insert_args(apr_pool_t *p, const igraph_job_t *j,
     a[i++] = igraph_itoa(p, j->n_children_expected);
     a[i++] = igraph_itoa(p, j->children_ready);
     a[i++] = j->media_id;
-    a[i++] = j->permalink;
+    a[i++] = igraph_permalink_arg(j->permalink);
     a[i++] = j->error;
     a[i++] = j->error_message;
     a[i++] = igraph_i64(p, j->error_subcode);
@@ -2040,7 +2121,7 @@ apr_status_t igraph_store_job_save(igraph_db_t *db, apr_pool_t *p, const igraph_
     }
     rv = IGRAPH_QUERY(db, p, IGRAPH_ST_JOB_SAVE, &nrows, status, j->creation_id, j->children,
                       igraph_itoa(p, j->n_children_expected), igraph_itoa(p, j->children_ready),
-                      j->media_id, j->permalink, j->error, j->error_message,
+                      j->media_id, igraph_permalink_arg(j->permalink), j->error, j->error_message,
                       igraph_i64(p, j->error_subcode), igraph_itoa(p, j->attempts),
                       igraph_itoa(p, j->polls), igraph_itoa(p, j->publish_sent ? 1 : 0),
                       igraph_i64(p, j->updated_at), igraph_i64(p, j->publish_at),
@@ -2484,36 +2565,81 @@ apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const cha
     return APR_SUCCESS;
 }
 
-apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
+apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                        const igraph_webhook_event_t *e)
+{
+    const char *dedupe, *sealed;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row = NULL;
+    apr_int64_t linked = 0;
+    apr_status_t rv;
+    int nrows = 0;
+
+    if (!key || !e || !e->ig_id || !*e->ig_id || !e->field || !*e->field || !e->value ||
+        !e->dedupe || !*e->dedupe) {
+        return APR_EINVAL;
+    }
+    dedupe = igraph_event_dedupe(p, key, e->dedupe);
+    sealed = igraph_seal_str(p, key, igraph_event_aad(p, e->ig_id, dedupe), e->value);
+    if (!sealed) {
+        igraph_log(IGRAPH_LOG_ERR, "IG0316: store: event for %s: sealing the payload failed",
+                   e->ig_id);
+        return APR_EGENERAL;
+    }
+    rv = IGRAPH_QUERY(
+        db, p, IGRAPH_ST_EVENT_INSERT, &nrows, e->ig_id, e->field, sealed, igraph_i64(p, e->time),
+        igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()), dedupe, e->ig_id);
+    if (rv != APR_SUCCESS || nrows == 1) {
+        return rv;
+    }
+    /* 0 rows: a delivery we already have, or nobody's account */
+    rv = IGRAPH_SELECT(db, p, IGRAPH_ST_EVENT_ACCOUNT, &res, e->ig_id);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    while (apr_dbd_get_row(db->driver, p, res, &row, -1) == 0) {
+        if (rv == APR_SUCCESS) {
+            rv = igraph_col_i64(db, row, 0, &linked);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    return linked > 0 ? APR_EEXIST : APR_NOTFOUND;
+}
+
+apr_status_t igraph_store_events_purge(igraph_db_t *db, apr_pool_t *p, apr_int64_t before,
+                                       int limit, int *count)
 {
     apr_status_t rv;
     int nrows = 0;
 
-    if (!e || !e->ig_id || !*e->ig_id || !e->field || !*e->field || !e->value || !e->dedupe ||
-        !*e->dedupe) {
+    if (count) {
+        *count = 0;
+    }
+    if (limit <= 0) {
         return APR_EINVAL;
     }
-    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_EVENT_INSERT, &nrows, e->ig_id, e->field, e->value,
-                      igraph_i64(p, e->time),
-                      igraph_i64(p, e->received_at > 0 ? e->received_at : igraph_now()), e->dedupe);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    rv = IGRAPH_QUERY(db, p, IGRAPH_ST_EVENT_PURGE, &nrows, igraph_i64(p, before),
+                      igraph_itoa(p, limit));
+    if (rv == APR_SUCCESS && count) {
+        *count = nrows;
     }
-    /* 0 rows: ON CONFLICT (dedupe) skipped a delivery we already have */
-    return nrows == 1 ? APR_SUCCESS : APR_EEXIST;
+    return rv;
 }
 
-apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char *owner, int limit,
-                                      apr_array_header_t **out)
+apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                      const char *owner, int limit, apr_array_header_t **out)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row = NULL;
     apr_array_header_t *list;
     igraph_webhook_event_t *e;
+    const char *sealed;
     apr_status_t rv, rrv = APR_SUCCESS;
+    int unreadable = 0;
 
-    if (!owner || !out || limit <= 0) {
+    if (!key || !owner || !out || limit <= 0) {
         return APR_EINVAL;
     }
     rv = IGRAPH_SELECT(db, p, IGRAPH_ST_EVENT_LIST, &res, owner, igraph_itoa(p, limit));
@@ -2533,12 +2659,24 @@ apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char
         }
         e->ig_id = igraph_col_str(db, p, row, 1);
         e->field = igraph_col_str(db, p, row, 2);
-        e->value = igraph_col_str(db, p, row, 3);
+        sealed = igraph_col_str(db, p, row, 3);
         e->dedupe = igraph_col_str(db, p, row, 6);
+        e->value = (e->ig_id && e->dedupe && sealed)
+                       ? igraph_unseal_str(p, key, igraph_event_aad(p, e->ig_id, e->dedupe), sealed)
+                       : NULL;
+        if (!e->value) {
+            /* tampered, moved, or sealed under another key: left out, like a lost delivery */
+            unreadable++;
+            continue;
+        }
         APR_ARRAY_PUSH(list, igraph_webhook_event_t *) = e;
     }
     if (rrv != APR_SUCCESS) {
         return rrv;
+    }
+    if (unreadable) {
+        igraph_log(IGRAPH_LOG_WARNING, "IG0317: store: %d event payload(s) cannot be opened",
+                   unreadable);
     }
     *out = list;
     return APR_SUCCESS;

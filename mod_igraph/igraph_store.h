@@ -8,9 +8,10 @@
  * works and mod_dbd needs no DBDPrepareSQL. Any failed statement drops the cached statements of
  * that connection so they are prepared again next time.
  *
- * Secrets at rest: tokens and pending OAuth payloads are sealed with AES-256-GCM (igraph_crypto)
- * before they reach SQL, with the row identity as associated data. They leave the store only
- * through igraph_store_account_token() and igraph_store_pending_get().
+ * Secrets at rest: tokens, pending OAuth payloads and webhook event payloads are sealed with
+ * AES-256-GCM (igraph_crypto) before they reach SQL, with the row identity as associated data.
+ * They leave the store only through igraph_store_account_token(), igraph_store_pending_get()
+ * and igraph_store_events_list().
  *
  * All times are Unix seconds (BIGINT). SQL is portable between sqlite3 and pgsql.
  */
@@ -27,7 +28,7 @@
 #include "igraph_job.h"
 #include "igraph_meta.h"
 
-#define IGRAPH_SCHEMA_VERSION 5
+#define IGRAPH_SCHEMA_VERSION 7
 
 /* An optional gate every write passes (a statement that changes rows, or a whole transaction):
  * enter() before, leave() after. The glue sets one for SQLite, so that writers from several
@@ -67,7 +68,8 @@ typedef struct igraph_account_t {
     const char *page_id, *page_name;  /* Facebook Login only */
     const char *app_user_id;   /* app-scoped user id (FB user id / IG-scoped id): deauth mapping */
     const char *scopes;        /* granted scopes, comma list */
-    igraph_account_status_e status; /* stored as "active" | "needs_reauth" | "disabled" */
+    igraph_account_status_e status; /* stored as "active" | "needs_reauth" | "disabled" |
+                                     * "deauthorized" */
     const char *last_error;
     apr_int64_t token_expires_at; /* expiry of the user token; 0 = never/unknown */
     apr_int64_t token_issued_at;
@@ -87,7 +89,9 @@ apr_status_t igraph_store_ready(igraph_db_t *db, apr_pool_t *p);
 
 /* Inserts or (same owner, platform, ig_user_id) updates the account: profile fields, login,
  * tokens (plaintext in, sealed here; a NULL user_token keeps no user token), expiry, scopes; the
- * status becomes active and last_error is cleared. a->id, created_at, updated_at are set on
+ * status becomes active and last_error is cleared. A picture_url that is not an http(s) URL
+ * (igraph_http_url_or_null) is stored as NULL, here, in igraph_store_account_tokens_update() and
+ * for a job's permalink ("" then) in the job writes. a->id, created_at, updated_at are set on
  * return. */
 apr_status_t igraph_store_account_upsert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                          igraph_account_t *a, const char *access_token,
@@ -101,7 +105,8 @@ apr_status_t igraph_store_accounts_list(igraph_db_t *db, apr_pool_t *p, const ch
 apr_status_t igraph_store_account_get(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                       apr_int64_t id, igraph_account_t **out);
 /* Sets status (and last_error, NULL clears it). APR_NOTFOUND as above; APR_EINVAL for a status
- * outside the enum. */
+ * outside the enum; APR_EBUSY (nothing written) when the account is deauthorized: only a new
+ * connect (igraph_store_account_upsert) makes such an account active again. */
 apr_status_t igraph_store_account_set_status(igraph_db_t *db, apr_pool_t *p, const char *owner,
                                              apr_int64_t id, igraph_account_status_e status,
                                              const char *last_error);
@@ -171,9 +176,12 @@ apr_status_t igraph_store_account_unclaim(igraph_db_t *db, apr_pool_t *p, apr_in
                                           const char *holder);
 
 /* Stores refreshed tokens (sealed like upsert; a NULL token leaves that column unchanged) with
- * their expiry and issue time, unless the row already holds a token issued after issued_at:
- * then nothing is written and APR_EEXIST is returned (a refresh never stores an older token
- * over a newer one; APR_NOTFOUND when the account is gone). On success last_error is cleared,
+ * their expiry and issue time, only while the row still has a->status (what the refresh read)
+ * and that status is neither deauthorized nor disabled: otherwise nothing is written and
+ * APR_EBUSY is returned (a refresh racing with a deauthorization never writes a token back).
+ * Nothing is written either when the row already holds a token issued after issued_at:
+ * APR_EEXIST (a refresh never stores an older token over a newer one; APR_NOTFOUND when the
+ * account is gone). On success last_error is cleared,
  * refresh_failures = 0, next_refresh_at = 0, a needs_reauth status becomes active again (the
  * new token works; disabled stays), and profile fields given non-NULL in a (username, name,
  * picture_url) are updated too. */
@@ -182,8 +190,9 @@ apr_status_t igraph_store_account_tokens_update(igraph_db_t *db, apr_pool_t *p,
                                                 const igraph_account_t *a,
                                                 const char *access_token, const char *user_token,
                                                 apr_int64_t expires_at, apr_int64_t issued_at);
-/* Records a failed refresh: status (NULL keeps the current one), last_error,
- * refresh_failures + 1 and next_refresh_at. APR_EINVAL for a status outside the enum. */
+/* Records a failed refresh: status (NULL keeps the current one; a deauthorized or disabled
+ * account keeps its status whatever is given), last_error, refresh_failures + 1 and
+ * next_refresh_at. APR_EINVAL for a status outside the enum. */
 apr_status_t igraph_store_account_refresh_failed(igraph_db_t *db, apr_pool_t *p, apr_int64_t id,
                                                  const igraph_account_status_e *status,
                                                  const char *last_error,
@@ -269,9 +278,10 @@ apr_status_t igraph_store_jobs_published_since(igraph_db_t *db, apr_pool_t *p,
  * those with that app_user_id, and with that login when login is given (NULL = both logins; a
  * value outside the enum is APR_EINVAL). */
 
-/* Deauthorize callback: the matching accounts become disabled, both sealed tokens are erased
- * (igraph_store_account_token() returns NULL afterwards), last_error says why. *count (may be
- * NULL) = accounts changed; 0 is a success too. A later connect (upsert) makes them active. */
+/* Deauthorize callback: the matching accounts become deauthorized, both sealed tokens are
+ * erased (igraph_store_account_token() returns NULL afterwards), last_error says why. *count
+ * (may be NULL) = accounts changed; 0 is a success too. Only a later connect (upsert) makes them
+ * active; igraph_store_account_set_status() refuses them. */
 apr_status_t igraph_store_deauthorize(igraph_db_t *db, apr_pool_t *p, const char *app_user_id,
                                       const igraph_login_e *login, int *count);
 /* Data-deletion callback, in one transaction: deletes the jobs of the matching accounts, the
@@ -286,14 +296,22 @@ apr_status_t igraph_store_data_deletion(igraph_db_t *db, apr_pool_t *p, const ch
 apr_status_t igraph_store_deletion_get(igraph_db_t *db, apr_pool_t *p, const char *code,
                                        const char **status, int *accounts_deleted,
                                        apr_int64_t *created_at, apr_int64_t *completed_at);
-/* Stores one webhook event (ig_id, field, value as payload, time as event_time, dedupe;
- * received_at = e->received_at, or now when 0). APR_EEXIST when an event with the same dedupe is
- * already stored (nothing written). Events are kept whether or not an account links ig_id. */
-apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p,
+/* Stores one webhook event (ig_id, field, time as event_time; received_at = e->received_at, or
+ * now when 0) if an account (any owner, any status) links ig_id. The payload (e->value) is
+ * sealed with key like the tokens (associated data: the row's ig_user_id and stored dedupe), and
+ * the stored de-duplication key is an HMAC under key of e->dedupe. APR_EEXIST when the same event
+ * is already stored, APR_NOTFOUND when no account links ig_id (nothing written either way). */
+apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                        const igraph_webhook_event_t *e);
 /* Events of owner's accounts (any status), newest first (received_at, then id), at most limit
- * (igraph_webhook_event_t*, with id and received_at; object is NULL: it is not stored). */
-apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const char *owner, int limit,
-                                      apr_array_header_t **out);
+ * (igraph_webhook_event_t*, with id, received_at and the opened payload as value; object is
+ * NULL: it is not stored). Rows whose payload cannot be opened with key are left out (one
+ * warning). */
+apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
+                                      const char *owner, int limit, apr_array_header_t **out);
+/* Retention (schema v7): deletes at most limit events received before `before`, oldest first;
+ * *count (may be NULL) = rows deleted. APR_EINVAL for limit <= 0. */
+apr_status_t igraph_store_events_purge(igraph_db_t *db, apr_pool_t *p, apr_int64_t before,
+                                       int limit, int *count);
 
 #endif

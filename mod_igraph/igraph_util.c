@@ -336,6 +336,11 @@ int igraph_is_graph_version(const char *s)
     return n >= 1 && n <= 2 && s[n] == '\0';
 }
 
+const char *igraph_http_url_or_null(const char *s)
+{
+    return igraph_is_http_url(s) ? s : NULL;
+}
+
 int igraph_is_http_url(const char *s)
 {
     const char *c, *host, *auth_end;

@@ -46,6 +46,11 @@ int igraph_is_graph_version(const char *s);
  * Returns 1 when valid. */
 int igraph_is_http_url(const char *s);
 
+/* s when it is an http(s) URL by igraph_is_http_url(), else NULL: what is kept of a URL Meta
+ * sends for display (profile_picture_url, permalink), which has been seen as "javascript:..."
+ * and must never become a link or an image source. */
+const char *igraph_http_url_or_null(const char *s);
+
 /* Normalises a scope list: accepts commas and/or spaces as separators, trims, drops empties and
  * duplicates, requires [a-z0-9_] names; returns "a,b,c" or NULL (and *perr) when invalid/empty. */
 char *igraph_scopes_normalize(apr_pool_t *p, const char *list, const char **perr);

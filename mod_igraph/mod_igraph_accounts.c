@@ -32,6 +32,8 @@ static const char *status_label(igraph_account_status_e status)
         return "Needs reconnect";
     case IGRAPH_ACCOUNT_DISABLED:
         return "Disabled";
+    case IGRAPH_ACCOUNT_DEAUTHORIZED:
+        return "Removed on Meta";
     }
     return igraph_account_status_name(status);
 }
@@ -59,6 +61,12 @@ static int change_account(mig_req *q, igraph_account_t **out)
     if (removal) {
         rv = igraph_store_account_delete(q->db, p, q->owner, q->id);
     }
+    else if (a->status == IGRAPH_ACCOUNT_DEAUTHORIZED) {
+        /* enable and disable alike: only a new connect brings it back */
+        return mig_fail(q, HTTP_CONFLICT, "account_deauthorized", "Could not change the account",
+                        "the app was removed from this account on Meta (its tokens are gone): "
+                        "connect it again to use it");
+    }
     else if (!strcmp(verb, "enable") && a->status == IGRAPH_ACCOUNT_NEEDS_REAUTH) {
         return mig_fail(q, HTTP_CONFLICT, "needs_reauth", "Could not change the account",
                         "this account must be reconnected before it can be enabled");
@@ -68,6 +76,12 @@ static int change_account(mig_req *q, igraph_account_t **out)
                                              !strcmp(verb, "enable") ? IGRAPH_ACCOUNT_ACTIVE
                                                                      : IGRAPH_ACCOUNT_DISABLED,
                                              NULL);
+    }
+    if (rv == APR_EBUSY) {
+        /* deauthorized by Meta between the read and the write */
+        return mig_fail(q, HTTP_CONFLICT, "account_deauthorized", "Could not change the account",
+                        "the app was removed from this account on Meta (its tokens are gone): "
+                        "connect it again to use it");
     }
     if (rv != APR_SUCCESS) {
         return mig_fail_lookup(q, rv, "no such account");
@@ -163,6 +177,10 @@ int mig_api_account_refresh(mig_req *q)
     if (a->status == IGRAPH_ACCOUNT_DISABLED) {
         return mig_fail(q, HTTP_CONFLICT, "account_disabled", NULL,
                         "enable the account before refreshing it");
+    }
+    if (a->status == IGRAPH_ACCOUNT_DEAUTHORIZED) {
+        return mig_fail(q, HTTP_CONFLICT, "account_deauthorized", NULL,
+                        "the app was removed from this account on Meta: connect it again");
     }
     holder = apr_psprintf(r->pool, "request:%" APR_PID_T_FMT ":%ld", getpid(),
                           (long)r->connection->id);
@@ -335,7 +353,8 @@ static void account_card(mig_req *q, const igraph_account_t *a, const char *csrf
     if (a->status == IGRAPH_ACCOUNT_DISABLED) {
         action_form(q, a, "enable", "Enable", "", csrf);
     }
-    else {
+    else if (a->status != IGRAPH_ACCOUNT_DEAUTHORIZED) {
+        /* a deauthorized account has no enable/disable: Reconnect above is the way back */
         action_form(q, a, "disable", "Disable", "", csrf);
     }
     action_form(q, a, "remove", "Remove", "danger", csrf);

@@ -59,6 +59,7 @@ void *mig_create_srv_cfg(apr_pool_t *p, server_rec *s)
     c->publish_wait = -1;
     c->publish_timeout = -1;
     c->graph_timeout = -1;
+    c->event_retention = -1;
     c->publish_concurrency = -1;
     c->max_risk = -1;
     c->require_license = -1;
@@ -93,6 +94,8 @@ void *mig_merge_srv_cfg(apr_pool_t *p, void *basev, void *addv)
     c->publish_timeout = (add->publish_timeout != -1) ? add->publish_timeout
                                                       : base->publish_timeout;
     c->graph_timeout = (add->graph_timeout != -1) ? add->graph_timeout : base->graph_timeout;
+    c->event_retention = (add->event_retention != -1) ? add->event_retention
+                                                      : base->event_retention;
     c->publish_concurrency = (add->publish_concurrency != -1) ? add->publish_concurrency
                                                               : base->publish_concurrency;
     c->max_risk = (add->max_risk >= 0) ? add->max_risk : base->max_risk;
@@ -440,6 +443,9 @@ static const char *set_duration(cmd_parms *cmd, void *dc, const char *arg)
     else if (off == APR_OFFSETOF(mig_srv_cfg, graph_timeout)) {
         hi = 300;
     }
+    else if (off == APR_OFFSETOF(mig_srv_cfg, event_retention)) {
+        hi = 3650 * 86400;
+    }
     if (secs < lo || secs > hi) {
         return apr_psprintf(cmd->pool, "%s must be between %" APR_INT64_T_FMT "s and %"
                             APR_INT64_T_FMT "s", cmd->cmd->name, lo, hi);
@@ -559,6 +565,9 @@ const command_rec mig_cmds[] = {
     AP_INIT_TAKE1("IGraphGraphTimeout", set_duration,
                   (void *)APR_OFFSETOF(mig_srv_cfg, graph_timeout), RSRC_CONF,
                   "the longest one call to Meta may take, connecting included (default 20s)"),
+    AP_INIT_TAKE1("IGraphEventRetention", set_duration,
+                  (void *)APR_OFFSETOF(mig_srv_cfg, event_retention), RSRC_CONF,
+                  "webhook events older than this are deleted (default 30d)"),
     AP_INIT_TAKE1("IGraphPublishConcurrency", set_concurrency, NULL, RSRC_CONF,
                   "publish jobs in flight per account (default 2)"),
     AP_INIT_RAW_ARGS("IGraphAffiliateHosts", set_affiliate_hosts, NULL, RSRC_CONF,
@@ -586,20 +595,89 @@ static const struct {
 } env_vars[] = {
     {"META_APP_ID", APR_OFFSETOF(mig_srv_cfg, app_id), check_app_id},
     {"META_APP_SECRET", APR_OFFSETOF(mig_srv_cfg, app_secret), check_secret},
+    {"META_IG_APP_ID", APR_OFFSETOF(mig_srv_cfg, ig_app_id), check_app_id},
+    {"META_IG_APP_SECRET", APR_OFFSETOF(mig_srv_cfg, ig_app_secret), check_secret},
     {"META_REDIRECT_URL", APR_OFFSETOF(mig_srv_cfg, redirect_url), check_redirect},
     {"META_GRAPH_VERSION", APR_OFFSETOF(mig_srv_cfg, graph_version), check_version},
     {NULL, 0, NULL},
 };
 
+/* The secret variables of env_vars, taken out of the environment once per process (the first
+ * configuration pass in the parent): the values move to no-dump memory of the process pool,
+ * which every later pass (graceful restart) reads instead, and the environment forgets them:
+ * the bytes of "NAME=value" are overwritten where they are (the environment block that
+ * /proc/<pid>/environ shows and core dumps hold) and the name is unset, so neither the
+ * children nor anything they start (CGI, piped logs) inherit them. The copies hang off the
+ * process pool's userdata because httpd unloads and reloads this module (and its statics)
+ * between configuration passes. */
+static const char *const env_secret_vars[] = {"META_APP_SECRET", "META_IG_APP_SECRET"};
+#define ENV_SECRETS_N (sizeof(env_secret_vars) / sizeof(env_secret_vars[0]))
+#define ENV_SECRETS_KEY "igraph-env-secrets"
+
+typedef struct env_secrets {
+    const char *value[ENV_SECRETS_N]; /* igraph_secret_alloc memory; NULL: unset or empty */
+} env_secrets;
+
+static env_secrets *env_secrets_take(server_rec *s)
+{
+    apr_pool_t *pp = s->process->pool;
+    env_secrets *es = NULL;
+    apr_size_t i;
+    char *v;
+
+    apr_pool_userdata_get((void **)&es, ENV_SECRETS_KEY, pp);
+    if (es) {
+        return es;
+    }
+    es = apr_pcalloc(pp, sizeof(*es));
+    apr_pool_userdata_set(es, ENV_SECRETS_KEY, apr_pool_cleanup_null, pp);
+    for (i = 0; i < ENV_SECRETS_N; i++) {
+        apr_size_t nlen = strlen(env_secret_vars[i]), vlen;
+        char *entry;
+
+        if (!(v = getenv(env_secret_vars[i]))) {
+            continue;
+        }
+        vlen = strlen(v);
+        if (vlen) {
+            es->value[i] = igraph_secret_strdup(pp, v);
+        }
+        /* getenv() points into the "NAME=value" entry, whose memory nothing else refers to
+         * once the name is unset (glibc never frees environment strings) */
+        entry = v - nlen - 1;
+        unsetenv(env_secret_vars[i]);
+        if (!memcmp(entry, env_secret_vars[i], nlen) && entry[nlen] == '=') {
+            igraph_secure_zero(entry, nlen + 1 + vlen);
+        }
+        else {
+            igraph_secure_zero(v, vlen);
+        }
+    }
+    return es;
+}
+
+/* The value of environment variable var for env_fallback: a secret one from es. */
+static const char *env_value(const env_secrets *es, const char *var)
+{
+    apr_size_t i;
+
+    for (i = 0; i < ENV_SECRETS_N; i++) {
+        if (!strcmp(var, env_secret_vars[i])) {
+            return es->value[i];
+        }
+    }
+    return getenv(var);
+}
+
 /* Environment fallbacks (the variables the first prototype used), applied where no directive
  * set a value. A malformed variable is reported and ignored, never fatal. */
-static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c)
+static void env_fallback(server_rec *s, apr_pool_t *p, mig_srv_cfg *c, const env_secrets *es)
 {
     const char *v, *err, *out = NULL;
     int i;
 
     for (i = 0; env_vars[i].var; i++) {
-        if (SLOT(c, env_vars[i].slot) || !(v = getenv(env_vars[i].var)) || !*v) {
+        if (SLOT(c, env_vars[i].slot) || !(v = env_value(es, env_vars[i].var)) || !*v) {
             continue;
         }
         if ((err = env_vars[i].check(p, env_vars[i].var, v))) {
@@ -791,13 +869,14 @@ int mig_config_logs_now(void)
 
 void mig_config_settle(apr_pool_t *pconf, server_rec *s)
 {
+    const env_secrets *es = env_secrets_take(s);
     server_rec *vs;
     int i;
 
     for (vs = s; vs; vs = vs->next) {
         mig_srv_cfg *c = mig_srv(vs);
 
-        env_fallback(vs, pconf, c);
+        env_fallback(vs, pconf, c, es);
         if (!c->graph_version) {
             c->graph_version = MIG_DEFAULT_GRAPH_VERSION;
         }
@@ -821,6 +900,9 @@ void mig_config_settle(apr_pool_t *pconf, server_rec *s)
         }
         if (c->graph_timeout < 0) {
             c->graph_timeout = MIG_DEFAULT_GRAPH_TIMEOUT;
+        }
+        if (c->event_retention < 0) {
+            c->event_retention = MIG_DEFAULT_EVENT_RETENTION;
         }
         if (c->publish_concurrency < 0) {
             c->publish_concurrency = MIG_DEFAULT_CONCURRENCY;

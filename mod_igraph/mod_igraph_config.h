@@ -33,6 +33,7 @@ typedef enum {
 #define MIG_DEFAULT_PUBLISH_WAIT 180
 #define MIG_DEFAULT_PUBLISH_TIMEOUT 600
 #define MIG_DEFAULT_GRAPH_TIMEOUT 20
+#define MIG_DEFAULT_EVENT_RETENTION (30 * 86400)
 #define MIG_DEFAULT_CONCURRENCY 2
 #define MIG_DEFAULT_MAX_RISK 0.2
 
@@ -59,6 +60,7 @@ typedef struct mig_srv_cfg {
     apr_int64_t publish_wait;              /* seconds, -1 unset (default 180 s) */
     apr_int64_t publish_timeout;           /* seconds, -1 unset (default 600 s) */
     apr_int64_t graph_timeout;             /* seconds per Graph call, -1 unset (20 s) */
+    apr_int64_t event_retention;           /* seconds webhook events are kept, -1 unset (30 d) */
     int publish_concurrency;               /* jobs in flight per account, -1 unset (2) */
     const char *affiliate_hosts;           /* comma list or NULL */
     const char *webhook_verify_token;      /* IGraphWebhookVerifyToken */

@@ -2,10 +2,12 @@
  *
  *   POST /meta/deauthorize     signed_request: the user removed the app -> accounts disabled,
  *                              tokens erased
- *   POST /meta/data-deletion   signed_request: delete the user's data -> {"url","confirmation_code"}
+ *   POST /meta/data-deletion   signed_request: delete the user's data ->
+ *                              {"url","confirmation_code"}
  *   GET  /meta/deletion?code=  public status page of a deletion request
  *   GET  /meta/webhook         subscription check (hub.mode, hub.verify_token, hub.challenge)
- *   POST /meta/webhook         events, X-Hub-Signature-256 over the raw body
+ *   POST /meta/webhook         events, X-Hub-Signature-256 over the raw body (at most 1 MiB;
+ *                              header and secret checked before the body is read)
  *   GET  /api/events           the caller's accounts' events (ordinary API route)
  *
  * signed_request and webhook signatures are checked against the Instagram app secret and the
@@ -24,8 +26,7 @@
 #include "igraph_meta.h"
 #include "igraph_util.h"
 
-#define SIGNED_MAX_AGE 3600          /* issued_at older than this is refused (replays) */
-#define WEBHOOK_MAX_BODY (2 * 1024 * 1024)
+#define SIGNED_MAX_AGE 3600 /* issued_at older than this is refused (replays) */
 
 /* The secrets to try, in order; *logins gets the login kind each one belongs to. */
 static const char *const *secrets(mig_req *q, int ig_first, const igraph_login_e **logins)
@@ -53,8 +54,7 @@ static const char *public_base(mig_req *q)
         const char *p = strstr(ru, "://");
         const char *slash = p ? strchr(p + 3, '/') : NULL;
         if (slash) {
-            return apr_pstrcat(q->r->pool, apr_pstrndup(q->r->pool, ru, slash - ru), q->base,
-                               NULL);
+            return apr_pstrcat(q->r->pool, apr_pstrndup(q->r->pool, ru, slash - ru), q->base, NULL);
         }
     }
     return ap_construct_url(q->r->pool, q->base, q->r);
@@ -76,18 +76,18 @@ static int signed_callback(mig_req *q, int deletion)
                         "no app secret is configured to verify Meta's signature");
     }
     if ((status = mig_read_form(q, &form)) != OK) {
-        return mig_fail(q, status, status == HTTP_REQUEST_ENTITY_TOO_LARGE ? "body_too_large"
-                                   : status == HTTP_UNSUPPORTED_MEDIA_TYPE ? "unsupported_media_type"
-                                                                           : "bad_request",
+        return mig_fail(q, status,
+                        status == HTTP_REQUEST_ENTITY_TOO_LARGE ? "body_too_large"
+                        : status == HTTP_UNSUPPORTED_MEDIA_TYPE ? "unsupported_media_type"
+                                                                : "bad_request",
                         NULL, "expected a form with signed_request");
     }
     sr = apr_table_get(form, "signed_request");
     if (!sr || igraph_table_count(form, "signed_request") != 1 ||
         igraph_signed_request_verify(r->pool, sr, secs, igraph_now(), SIGNED_MAX_AGE, &payload,
                                      &which, &why) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "IG0080: %s callback refused: %s", deletion ? "data deletion"
-                                                                   : "deauthorize",
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "IG0080: %s callback refused: %s",
+                      deletion ? "data deletion" : "deauthorize",
                       sr ? (why ? why : "invalid signed_request") : "no signed_request");
         return mig_fail(q, HTTP_BAD_REQUEST, "invalid_signed_request", NULL,
                         "the signed_request is missing, malformed or not signed by Meta");
@@ -95,7 +95,7 @@ static int signed_callback(mig_req *q, int deletion)
     user_id = igraph_json_get_id(r->pool, payload, "user_id", NULL);
     login = &logins[which];
     if (q->c->app_secret && q->c->ig_app_secret && !strcmp(q->c->app_secret, q->c->ig_app_secret)) {
-        login = NULL;   /* one secret for both logins: the signature cannot tell them apart */
+        login = NULL; /* one secret for both logins: the signature cannot tell them apart */
     }
     if (!(db = mig_storage_request(r))) {
         return mig_fail_storage(q);
@@ -105,21 +105,20 @@ static int signed_callback(mig_req *q, int deletion)
             return mig_fail_storage(q);
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
-                      "IG0081: deauthorized by Meta for %s user %s: %d account(s) disabled, "
-                      "tokens erased",
+                      "IG0081: deauthorized by Meta for %s user %s: %d account(s) "
+                      "deauthorized, tokens erased",
                       login ? igraph_login_name(*login) : "any", user_id, count);
         {
             igraph_json_t *o = igraph_json_new_object(r->pool);
             igraph_json_setb(o, "ok", 1);
-            igraph_json_setl(o, "accounts_disabled", count);
+            igraph_json_setl(o, "accounts_deauthorized", count);
             return mig_json(q, HTTP_OK, o);
         }
     }
     {
         const char *code = igraph_deletion_code(r->pool);
         igraph_json_t *o;
-        if (igraph_store_data_deletion(db, r->pool, user_id, login, code, &count) !=
-            APR_SUCCESS) {
+        if (igraph_store_data_deletion(db, r->pool, user_id, login, code, &count) != APR_SUCCESS) {
             return mig_fail_storage(q);
         }
         ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r,
@@ -127,8 +126,8 @@ static int signed_callback(mig_req *q, int deletion)
                       "confirmation %s",
                       login ? igraph_login_name(*login) : "any", user_id, count, code);
         o = igraph_json_new_object(r->pool);
-        igraph_json_sets(o, "url", apr_psprintf(r->pool, "%s/meta/deletion?code=%s",
-                                                public_base(q), code));
+        igraph_json_sets(o, "url",
+                         apr_psprintf(r->pool, "%s/meta/deletion?code=%s", public_base(q), code));
         igraph_json_sets(o, "confirmation_code", code);
         return mig_json(q, HTTP_OK, o);
     }
@@ -148,19 +147,21 @@ int mig_meta_deletion_status(mig_req *q)
         }
     }
     if (!code || !igraph_is_deletion_code(code) ||
-        igraph_store_deletion_get(q->db, r->pool, code, &status, &deleted, &created,
-                                  &completed) != APR_SUCCESS) {
+        igraph_store_deletion_get(q->db, r->pool, code, &status, &deleted, &created, &completed) !=
+            APR_SUCCESS) {
         return mig_fail(q, HTTP_NOT_FOUND, "not_found", "Unknown request",
                         "There is no data deletion request with this code.");
     }
     mig_page_begin(q, "Data deletion request");
     if (!r->header_only) {
-        mig_html(q, "<section class=\"card\" id=\"deletion\"><h1>Data deletion request</h1>"
-                    "<p>Confirmation code <code>%s</code></p><p>Received %s UTC.</p>",
+        mig_html(q,
+                 "<section class=\"card\" id=\"deletion\"><h1>Data deletion request</h1>"
+                 "<p>Confirmation code <code>%s</code></p><p>Received %s UTC.</p>",
                  code, igraph_iso8601(r->pool, created));
         if (!strcmp(status, "completed")) {
-            mig_html(q, "<p class=\"status\"><b>Completed</b> on %s UTC: %d connected account(s) "
-                        "and their tokens, posts in progress and events were deleted.</p>",
+            mig_html(q,
+                     "<p class=\"status\"><b>Completed</b> on %s UTC: %d connected account(s) "
+                     "and their tokens, posts in progress and events were deleted.</p>",
                      igraph_iso8601(r->pool, completed), deleted);
         }
         else {
@@ -180,8 +181,7 @@ int mig_meta_webhook_verify(mig_req *q)
     const char *challenge = apr_table_get(q->args, "hub.challenge"), *s;
     const char *want = q->c->webhook_verify_token;
     int ok = want && mode && token && challenge && !strcmp(mode, "subscribe") &&
-             igraph_ct_equal(want, strlen(want), token, strlen(token)) &&
-             strlen(challenge) <= 256;
+             igraph_ct_equal(want, strlen(want), token, strlen(token)) && strlen(challenge) <= 256;
 
     for (s = challenge; ok && *s; s++) {
         if (!apr_isalnum(*s) && *s != '-' && *s != '_' && *s != '.') {
@@ -211,17 +211,40 @@ int mig_meta_webhook_events(mig_req *q)
     igraph_db_t *db;
     char *raw;
     apr_size_t len;
-    int rc, i, stored = 0, dup = 0;
+    int rc, i, stored = 0, dup = 0, ignored = 0;
 
-    rc = mig_read_body(q, WEBHOOK_MAX_BODY, &raw, &len);
-    if (rc != OK) {
-        return mig_fail(q, rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? rc : HTTP_BAD_REQUEST,
-                        rc == HTTP_REQUEST_ENTITY_TOO_LARGE ? "body_too_large" : "bad_request",
-                        NULL, "the body could not be read");
+    /* Everything that can be refused without the body is refused before it is read, and
+     * the connection is closed so that httpd does not drain what the client still sends. */
+    if (!secs[0]) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "IG0086: webhook refused: no app secret is configured to verify it");
+        return mig_fail(q, HTTP_SERVICE_UNAVAILABLE, "meta_not_configured", NULL,
+                        "no app secret is configured to verify Meta's signature");
     }
-    if (!secs[0] || !sig || !igraph_hub_signature_ok(sig, raw, len, secs)) {
+    if (!igraph_hub_signature_wellformed(sig)) {
+        r->connection->keepalive = AP_CONN_CLOSE;
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "IG0084: webhook refused: %s",
-                      !sig ? "no X-Hub-Signature-256" : "bad signature");
+                      !sig ? "no X-Hub-Signature-256" : "malformed X-Hub-Signature-256");
+        return mig_fail(q, HTTP_FORBIDDEN, "invalid_signature", NULL,
+                        "X-Hub-Signature-256 is missing or does not match");
+    }
+    /* sized from Content-Length (a chunked body grows up to the cap) */
+    rc = mig_read_body(q, IGRAPH_WEBHOOK_MAX_BODY, &raw, &len);
+    if (rc != OK) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "IG0087: webhook refused: the body is larger than %d bytes",
+                          IGRAPH_WEBHOOK_MAX_BODY);
+            return mig_fail(q, rc, "body_too_large", NULL,
+                            apr_psprintf(r->pool, "a webhook body may be at most %d bytes",
+                                         IGRAPH_WEBHOOK_MAX_BODY));
+        }
+        return mig_fail(q, HTTP_BAD_REQUEST, "bad_request", NULL, "the body could not be read");
+    }
+    if (!igraph_hub_signature_ok(sig, raw, len, secs)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "IG0084: webhook refused: bad signature");
         return mig_fail(q, HTTP_FORBIDDEN, "invalid_signature", NULL,
                         "X-Hub-Signature-256 is missing or does not match");
     }
@@ -236,23 +259,29 @@ int mig_meta_webhook_events(mig_req *q)
     }
     for (i = 0; i < events->nelts; i++) {
         apr_status_t rv = igraph_store_event_insert(
-            db, r->pool, APR_ARRAY_IDX(events, i, igraph_webhook_event_t *));
+            db, r->pool, q->c->key, APR_ARRAY_IDX(events, i, igraph_webhook_event_t *));
         if (rv == APR_SUCCESS) {
             stored++;
         }
         else if (rv == APR_EEXIST) {
             dup++;
         }
+        else if (rv == APR_NOTFOUND) {
+            ignored++; /* no account of ours: nothing of it is kept */
+        }
         else {
             return mig_fail_storage(q);
         }
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "IG0085: webhook: %d event(s) stored, %d duplicate(s)", stored, dup);
+                  "IG0085: webhook: %d event(s) stored, %d duplicate(s), %d for no connected "
+                  "account (dropped)",
+                  stored, dup, ignored);
     o = igraph_json_new_object(r->pool);
     igraph_json_setb(o, "ok", 1);
     igraph_json_setl(o, "received", stored);
     igraph_json_setl(o, "duplicates", dup);
+    igraph_json_setl(o, "ignored", ignored);
     return mig_json(q, HTTP_OK, o);
 }
 
@@ -275,12 +304,12 @@ int mig_api_events(mig_req *q)
     igraph_json_t *o, *arr;
     int i;
 
-    if (limit_s && (igraph_parse_int64(limit_s, &limit) != APR_SUCCESS || limit < 1 ||
-                    limit > 500)) {
+    if (limit_s &&
+        (igraph_parse_int64(limit_s, &limit) != APR_SUCCESS || limit < 1 || limit > 500)) {
         return mig_fail(q, HTTP_BAD_REQUEST, "invalid_request", NULL,
                         "limit must be a number from 1 to 500");
     }
-    if (igraph_store_events_list(q->db, p, q->owner, (int)limit, &list) != APR_SUCCESS) {
+    if (igraph_store_events_list(q->db, p, q->c->key, q->owner, (int)limit, &list) != APR_SUCCESS) {
         return mig_fail_storage(q);
     }
     o = igraph_json_new_object(p);
@@ -293,8 +322,8 @@ int mig_api_events(mig_req *q)
         igraph_json_sets(ev, "field", e->field);
         igraph_json_sets(ev, "time", e->time ? igraph_iso8601(p, e->time) : NULL);
         igraph_json_sets(ev, "received_at", igraph_iso8601(p, e->received_at));
-        if (e->value && igraph_json_parse(&val, p, e->value, strlen(e->value), NULL) ==
-                            APR_SUCCESS) {
+        if (e->value &&
+            igraph_json_parse(&val, p, e->value, strlen(e->value), NULL) == APR_SUCCESS) {
             igraph_json_setj(ev, "value", val);
         }
         igraph_json_append(arr, ev);

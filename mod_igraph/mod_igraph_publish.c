@@ -46,7 +46,7 @@ static igraph_json_t *job_json(mig_req *q, const igraph_job_t *j, const char *us
     igraph_json_sets(o, "status", igraph_job_status_name(j->status));
     igraph_json_sets(o, "creation_id", j->creation_id);
     igraph_json_sets(o, "media_id", (j->media_id && *j->media_id) ? j->media_id : NULL);
-    igraph_json_sets(o, "permalink", (j->permalink && *j->permalink) ? j->permalink : NULL);
+    igraph_json_sets(o, "permalink", igraph_http_url_or_null(j->permalink));
     igraph_json_sets(o, "caption", j->caption);
     igraph_json_sets(o, "error", j->error);
     if (j->error_message) {
@@ -152,7 +152,7 @@ static int seed_reply(mig_req *q, const igraph_job_t *j)
     if (j->status == IGRAPH_JOB_PUBLISHED) {
         igraph_json_setb(o, "ok", 1);
         igraph_json_sets(o, "media_id", j->media_id);
-        igraph_json_sets(o, "permalink", (j->permalink && *j->permalink) ? j->permalink : NULL);
+        igraph_json_sets(o, "permalink", igraph_http_url_or_null(j->permalink));
         return mig_json(q, HTTP_OK, o);
     }
     igraph_json_setb(o, "ok", 0);
@@ -249,12 +249,19 @@ static int accept_job(mig_req *q, int seed, const igraph_publish_req_t *req,
     if ((rc = pick_account(q, db, req, seed, &acct)) != MIG_GO_ON) {
         goto leave;
     }
+    if (acct->status == IGRAPH_ACCOUNT_DISABLED) {
+        rc = mig_fail(q, HTTP_CONFLICT, "account_disabled", NULL,
+                      "this account is disabled; enable it first");
+        goto leave;
+    }
+    if (acct->status == IGRAPH_ACCOUNT_DEAUTHORIZED) {
+        rc = mig_fail(q, HTTP_CONFLICT, "account_deauthorized", NULL,
+                      "the app was removed from this account on Meta; connect it again");
+        goto leave;
+    }
     if (acct->status != IGRAPH_ACCOUNT_ACTIVE) {
-        int disabled = acct->status == IGRAPH_ACCOUNT_DISABLED;
-        rc = mig_fail(q, HTTP_CONFLICT, disabled ? "account_disabled" : "account_needs_reauth",
-                      NULL,
-                      disabled ? "this account is disabled; enable it first"
-                               : "this account must be reconnected before it can publish");
+        rc = mig_fail(q, HTTP_CONFLICT, "account_needs_reauth", NULL,
+                      "this account must be reconnected before it can publish");
         goto leave;
     }
     if (!mig_account_can_publish(acct)) {

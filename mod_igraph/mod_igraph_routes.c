@@ -72,7 +72,8 @@ static const mig_route routes[] = {
     {"/meta/data-deletion", POST, mig_meta_data_deletion, CALLBACK | MIG_R_STORAGE, NULL},
     {"/meta/deletion", GET, mig_meta_deletion_status, MIG_R_SIGNED | MIG_R_DB, NULL},
     {"/meta/webhook", GET, mig_meta_webhook_verify, CALLBACK, NULL},
-    {"/meta/webhook", POST, mig_meta_webhook_events, CALLBACK | MIG_R_STORAGE, NULL},
+    /* the key: event payloads are sealed like tokens */
+    {"/meta/webhook", POST, mig_meta_webhook_events, CALLBACK | MIG_R_KEY | MIG_R_STORAGE, NULL},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -474,7 +474,8 @@ igraph_json_t *mig_account_json(mig_req *q, const igraph_account_t *a)
     igraph_json_sets(j, "ig_user_id", a->ig_user_id);
     igraph_json_sets(j, "username", a->username);
     igraph_json_sets(j, "name", a->name);
-    igraph_json_sets(j, "profile_picture_url", a->picture_url);
+    /* rows stored before URLs were checked may hold anything */
+    igraph_json_sets(j, "profile_picture_url", igraph_http_url_or_null(a->picture_url));
     igraph_json_sets(j, "page_id", a->page_id);
     igraph_json_sets(j, "page_name", a->page_name);
     igraph_json_sets(j, "status", igraph_account_status_name(a->status));

@@ -37,8 +37,9 @@
 #include "igraph_util.h"
 
 #define WORKER_MUTEX "igraph-worker"
-#define WORKER_BATCH 50 /* accounts looked at per sweep */
-#define CLAIM_TTL 300   /* seconds an account stays claimed by a refresh in progress */
+#define WORKER_BATCH 50        /* accounts looked at per sweep */
+#define CLAIM_TTL 300          /* seconds an account stays claimed by a refresh in progress */
+#define EVENT_PURGE_BATCH 1000 /* webhook events deleted per sweep, at most */
 
 static apr_global_mutex_t *worker_mutex;
 
@@ -87,6 +88,24 @@ static int worker_usable(server_rec *s)
     return c->key && mig_storage_configured(s) && mig_meta_configured(c);
 }
 
+/* Webhook events of one site's database past its IGraphEventRetention, one bounded batch per
+ * sweep: a backlog (a lowered retention, a long stop) is worked off over several sweeps instead
+ * of in one long write. Sites sharing a database: the shortest retention among them wins. */
+static void purge_events(apr_pool_t *p, igraph_db_t *db, server_rec *s, apr_int64_t now)
+{
+    mig_srv_cfg *c = mig_srv(s);
+    int purged = 0;
+
+    if (igraph_store_events_purge(db, p, now - c->event_retention, EVENT_PURGE_BATCH, &purged) ==
+            APR_SUCCESS &&
+        purged > 0) {
+        ap_log_error(
+            APLOG_MARK, APLOG_INFO, 0, s,
+            "IG0088: maintenance: %d webhook event(s) older than %" APR_INT64_T_FMT "s deleted%s",
+            purged, c->event_retention, purged == EVENT_PURGE_BATCH ? " (more next time)" : "");
+    }
+}
+
 /* Whether background work has anything to do in this configuration: a site with storage. */
 static int any_site_usable(void)
 {
@@ -107,7 +126,8 @@ static const char *lease_name(apr_pool_t *p, const mig_site *site)
     return *site->realm ? apr_pstrcat(p, "maintenance:", site->realm, NULL) : "maintenance";
 }
 
-/* One sweep over the accounts of one site whose tokens are due, with that site's settings. */
+/* One sweep of one site with that site's settings: the event retention, then the accounts
+ * whose tokens are due. */
 static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db, const mig_site *site)
 {
     server_rec *s = site->s;
@@ -123,6 +143,7 @@ static void sweep(mig_worker *w, apr_pool_t *p, igraph_db_t *db, const mig_site 
                      "IG0051: maintenance: another server holds the lease");
         return;
     }
+    purge_events(p, db, s, now);
     if (igraph_store_accounts_due(db, p, site->realm, now, c->refresh_before, WORKER_BATCH, &due) !=
         APR_SUCCESS) {
         igraph_store_lease_release(db, p, lease, w->holder);

@@ -203,3 +203,46 @@ Listen 127.0.0.1:{p}
     assert r.headers["Set-Cookie"].endswith(";Secure") and "HttpOnly" in r.headers["Set-Cookie"]
     r = requests.get(h.url("/ig/accounts"))
     assert "Secure" not in r.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("login", ["facebook", "instagram"])
+def test_javascript_urls_from_meta_are_not_stored(httpd, fake, login):
+    """Meta's JSON has carried javascript: URLs in profile_picture_url and permalink: they are
+    stored as nothing, and rows that already hold one never show it."""
+    fake.control("config", {"javascript_urls": True, "container": {"finish_after_polls": 1}})
+    fake.control("fb_user", ONE)
+    fake.control("ig_user", {"username": "js.creator"})
+    s = httpd.session()
+    assert connect(httpd, s, login).status_code in (302, 303)
+    [a] = accounts(httpd, s)
+    assert a["profile_picture_url"] is None
+    assert httpd.sql("SELECT picture_url FROM accounts") == [(None,)]
+    r = s.post(httpd.url("/ig/publish"), json={"media_type": "IMAGE", "wait": 20,
+                                               "image_url": "https://cdn.example.org/js.jpg"})
+    job = r.json()["job"]
+    assert job["status"] == "published", r.text
+    assert job["permalink"] is None
+    assert httpd.sql("SELECT permalink FROM jobs") in ([("",)], [(None,)])
+    page = s.get(httpd.url("/ig/accounts")).text
+    assert "javascript:" not in page
+
+
+def test_javascript_urls_already_stored_are_not_shown(httpd, fake):
+    fake.control("config", {"container": {"finish_after_polls": 1}})
+    fake.control("fb_user", ONE)
+    s = httpd.session()
+    connect(httpd, s)
+    r = s.post(httpd.url("/ig/publish"), json={"media_type": "IMAGE", "wait": 20,
+                                               "image_url": "https://cdn.example.org/old.jpg"})
+    job = r.json()["job"]
+    assert job["permalink"].startswith("https://")
+    # rows written before the rule (or by hand)
+    httpd.sql_write("UPDATE accounts SET picture_url = 'javascript:alert(document.domain)'")
+    httpd.sql_write("UPDATE jobs SET permalink = 'javascript:alert(1)//https://x.example/'")
+    [a] = accounts(httpd, s)
+    assert a["profile_picture_url"] is None
+    assert s.get(httpd.url(f"/ig/api/accounts/{a['id']}")).json()["account"][
+        "profile_picture_url"] is None
+    assert s.get(httpd.url(f"/ig/publish/{job['id']}")).json()["job"]["permalink"] is None
+    assert [j["permalink"] for j in s.get(httpd.url("/ig/publish")).json()["jobs"]] == [None]
+    assert "javascript:" not in s.get(httpd.url("/ig/accounts")).text

@@ -16,6 +16,10 @@ BAD = [
     ("IGraphMaintenanceInterval 0", "IGraphMaintenanceInterval"),
     ("IGraphGraphTimeout 0", "IGraphGraphTimeout"),
     ("IGraphGraphTimeout 10m", "IGraphGraphTimeout"),
+    ("IGraphEventRetention 30days", "IGraphEventRetention"),
+    ("IGraphEventRetention 0", "IGraphEventRetention"),
+    ("IGraphEventRetention -5d", "IGraphEventRetention"),
+    ("IGraphEventRetention 4000d", "IGraphEventRetention"),
     ("IGraphRequireUser maybe", "IGraphRequireUser"),
     ("IGraphAppSecretFile /nonexistent/secret", "IGraphAppSecretFile"),
     ("IGraphTokenKeyFile /etc", "IGraphTokenKeyFile"),
@@ -42,11 +46,13 @@ Listen 127.0.0.1:{p2}
     IGraphRefreshBefore 7d
     IGraphMaintenanceInterval 30s
     IGraphGraphTimeout 45s
+    IGraphEventRetention 7d
 </VirtualHost>
 """
     from harness import free_port
     h = Httpd(credentials=False, extra=extra.format(p2=free_port()),
-              directives="IGraphRefreshBefore 1296000\nIGraphMaintenanceInterval 2m")
+              directives="IGraphRefreshBefore 1296000\nIGraphMaintenanceInterval 2m\n"
+                         "IGraphEventRetention 90d")
     try:
         rc, out = h.configtest()
         assert rc == 0, out

@@ -559,3 +559,18 @@ def test_sandbox_mode(tmp_path):
         assert m.ctl("reset", {})["sandbox"] is True
     finally:
         stop(proc)
+
+
+def test_javascript_urls_knob(meta):
+    """config.javascript_urls: Meta's own fields, hostile values (off by default)."""
+    fields = "user_id,username,profile_picture_url"
+    tok = meta.ig_short()
+    me = lambda: meta.get("graph.instagram.com", "/v26.0/me", params={"fields": fields},
+                          headers={"Authorization": "Bearer " + tok}).json()
+    assert me()["profile_picture_url"].startswith(meta.base + "/static/pp/")
+    meta.ctl("config", {"javascript_urls": True})
+    body = me()
+    assert body["profile_picture_url"].startswith("javascript:")
+    assert set(body) >= {"user_id", "username", "profile_picture_url"}
+    meta.ctl("config", {"javascript_urls": False})
+    assert me()["profile_picture_url"].startswith("http")

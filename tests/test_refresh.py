@@ -187,3 +187,39 @@ def test_restart_during_a_sweep_is_prompt(make_httpd, fake, mpm, how):
         h.stop()
     assert time.time() - t0 < 8
     assert "AH00045" not in h.error_log_text()
+
+
+def test_refresh_racing_with_deauthorization_writes_no_token_back(make_httpd, fake):
+    """Meta's deauthorize callback arrives while a refresh waits for Meta: the refresh's new
+    token is never written over the erased ones, and the account stays deauthorized."""
+    import threading
+
+    from harness import APP_SECRET
+    from test_meta_callbacks import signed_request
+
+    fake.control("fb_user", {"name": "A", "pages": [{"name": "P", "ig_username": "fb.race"}]})
+    h = make_httpd()
+    s = h.session()
+    connect(h, s, "facebook")
+    [a] = accounts(h, s)
+    app_user = h.sql("SELECT app_user_id FROM accounts")[0][0]
+    fake.control("fault", {"route": "graph.facebook.com/v[0-9.]+/oauth/access_token",
+                           "kind": "hang", "seconds": 3, "times": 1})
+    fake.clear_requests()
+    answer = {}
+    t = threading.Thread(target=lambda: answer.update(
+        r=s.post(h.url(f"/ig/api/accounts/{a['id']}/refresh"), timeout=30)))
+    t.start()
+    time.sleep(1.5)                  # the exchange is hanging at the fake now (3 s)
+    r = h.session().post(h.url("/ig/meta/deauthorize"),
+                         data={"signed_request": signed_request({"user_id": app_user},
+                                                                APP_SECRET)})
+    assert r.status_code == 200, r.text
+    t.join(30)
+    r = answer["r"]
+    assert r.status_code == 200 and r.json()["result"] == "stale", r.text
+    # Meta did answer with new tokens: none of them reached the row
+    assert any("oauth/access_token" in q["path"] for q in fake.requests_log())
+    assert h.sql("SELECT status, access_token_enc, user_token_enc FROM accounts") == [
+        ("deauthorized", None, None)]
+    assert accounts(h, s)[0]["status"] == "deauthorized"

@@ -7,6 +7,7 @@ Reads /proc/<pid>/mem of the server's processes (root with CAP_SYS_PTRACE; skipp
 """
 import os
 import re
+import time
 
 import pytest
 
@@ -121,3 +122,51 @@ def test_key_secrets_and_tokens_not_left_in_memory(make_httpd, fake, tmp_path):
     # the scan does see them (in their no-dump mapping)
     seen = _scan(parent, [key, verify.encode()] + secrets)
     assert key in seen and verify.encode() in seen and all(n in seen for n in secrets)
+
+
+@pytest.mark.processes
+def test_secrets_from_the_environment_leave_it(make_httpd, fake):
+    """META_APP_SECRET and META_IG_APP_SECRET given in the environment are moved to no-dump
+    memory and taken out of the environment in the parent: /proc/<pid>/environ of the parent
+    and its children shows neither name nor value, the values sit only in no-dump mappings,
+    and they keep working after a graceful restart (which reads the configuration again)."""
+    if not os.access("/proc/self/mem", os.R_OK) or os.geteuid() != 0:
+        pytest.skip("needs root to read the server's memory")
+    fake.control("fb_user", {"name": "E", "pages": [{"name": "P", "ig_username": "env.fb"}]})
+    fake.control("ig_user", {"username": "env.ig"})
+    port = free_port()
+    h = make_httpd(credentials=False, port=port, env={
+        "META_APP_ID": APP_ID, "META_APP_SECRET": APP_SECRET,
+        "META_IG_APP_ID": IG_APP_ID, "META_IG_APP_SECRET": IG_APP_SECRET,
+        "META_REDIRECT_URL": f"http://127.0.0.1:{port}/ig/oauth/callback"})
+    s = h.session()
+    assert connect(h, s, "facebook").status_code == 302
+    assert connect(h, s, "instagram").status_code == 302
+    h.graceful()
+    for a in accounts(h, s):
+        r = s.post(h.url(f"/ig/api/accounts/{a['id']}/refresh"))
+        assert r.status_code == 200, r.text
+    secrets = [APP_SECRET.encode(), IG_APP_SECRET.encode()]
+    time.sleep(1)                    # the old generation's children are gone
+    pids = _server_pids(h)
+    assert len(pids) > 1
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except (ProcessLookupError, FileNotFoundError):
+            continue                 # a child that was just replaced
+        assert b"META_APP_ID=" + APP_ID.encode() in environ or pid != h.proc.pid
+        for name in (b"META_APP_SECRET", b"META_IG_APP_SECRET"):
+            assert name not in environ, (pid, name)
+        for value in secrets:
+            assert value not in environ, pid
+        try:
+            found = _scan(pid, secrets)
+        except PermissionError:
+            pytest.skip("cannot read the server's memory (no CAP_SYS_PTRACE)")
+        for n in secrets:
+            assert all(dd for _, _, dd in found.get(n, [])), (pid, n[:6], found.get(n))
+    # the scan does see them (in their no-dump mapping)
+    seen = _scan(h.proc.pid, secrets)
+    assert all(n in seen for n in secrets)

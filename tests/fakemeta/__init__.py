@@ -36,7 +36,9 @@ Control API (JSON in/out; invalid keys -> 400 {"error": ...}); GET /_control/hel
                                     finish_after_seconds (0; sandbox 5), outcome "FINISHED"|
                                     "ERROR", error_subcode (2207026)} (merged), 
                                     drop_publish_response (publish succeeds, connection closed
-                                    without an answer), fb_code_ttl (600), ig_code_ttl (3600).
+                                    without an answer), fb_code_ttl (600), ig_code_ttl (3600),
+                                    javascript_urls (false; true: profile_picture_url and
+                                    permalink values become javascript: URLs).
                                     Returns the whole config.
   GET|POST /_control/fb_user        {id, name, pages: [{id?, name, ig_username: str|null,
                                     ig_id?, ig_name?, tasks?, category?, followers_count?,

@@ -6,8 +6,8 @@ from urllib.parse import quote, urlencode
 
 from . import state as S
 from .pages import consent_page, error_page
-from .responses import (graph_error, html_response, json_response, parse_fields, redirect,
-                        select, unsupported)
+from .responses import (graph_error, hostile_url, html_response, json_response, parse_fields,
+                        redirect, select, unsupported)
 from .server import API_VERSION, V, authenticate, token_error
 
 FB = "graph.facebook.com"
@@ -49,7 +49,7 @@ def version(m) -> str:
 def ig_account_obj(req, acc) -> dict:
     """All fields of an IGUser node on graph.facebook.com (None = known but absent)."""
     return {"id": acc.id, "ig_id": int(acc.id[-10:]), "username": acc.username,
-            "name": acc.name or None, "profile_picture_url": avatar_url(req, acc.username),
+            "name": acc.name or None, "profile_picture_url": hostile_url(req.state, avatar_url(req, acc.username)),
             "followers_count": acc.followers_count, "follows_count": acc.follows_count,
             "media_count": acc.media_count, "biography": acc.biography or None,
             "website": acc.website or None, "account_type": acc.account_type,

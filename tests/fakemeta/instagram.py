@@ -4,7 +4,7 @@ graph.instagram.com long-lived exchange, refresh and /me."""
 from . import state as S
 from .facebook import add_query, avatar_url, redirect_ok, split_scopes
 from .pages import consent_page, error_page
-from .responses import (Raw, flat_error, graph_error, html_response, json_response,
+from .responses import (Raw, hostile_url, flat_error, graph_error, html_response, json_response,
                         parse_fields, redirect, select)
 from .server import V, authenticate, token_error
 
@@ -15,7 +15,7 @@ def ig_me_obj(req, acc) -> dict:
     """All fields of the Instagram Login user node (None = known but absent)."""
     return {"id": acc.app_scoped_id or acc.id, "user_id": acc.id, "username": acc.username,
             "name": acc.name or None, "account_type": acc.account_type,
-            "profile_picture_url": avatar_url(req, acc.username),
+            "profile_picture_url": hostile_url(req.state, avatar_url(req, acc.username)),
             "followers_count": acc.followers_count, "follows_count": acc.follows_count,
             "media_count": acc.media_count, "biography": acc.biography or None,
             "website": acc.website or None, "media": None, "stories": None,

@@ -5,7 +5,8 @@ import re
 import secrets
 import time
 
-from .responses import (graph_error, json_response, parse_fields, select, unsupported)
+from .responses import (graph_error, hostile_url, json_response, parse_fields, select,
+                        unsupported)
 from .server import V, authenticate
 
 IDP = r"/(?P<id>me|[0-9]+)"
@@ -295,7 +296,7 @@ def make_media(st, c, parent=None) -> str:
     st.media[mid] = {
         "id": mid, "owner": {"id": acc.id}, "username": acc.username,
         "caption": c["caption"] if not parent else None, "media_type": mtype,
-        "media_product_type": product, "shortcode": sc, "permalink": link,
+        "media_product_type": product, "shortcode": sc, "permalink": hostile_url(st, link),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(now)),
         "media_url": c["image_url"] or c["video_url"] or c["upload"]["file_url"],
         "thumbnail_url": c["cover_url"] if c["is_video"] else None,

@@ -81,6 +81,9 @@ class Config:
     drop_publish_response: bool = False
     fb_code_ttl: int = FB_CODE_TTL
     ig_code_ttl: int = IG_CODE_TTL
+    # profile_picture_url and permalink values become javascript: URLs (the fields and their
+    # place in every answer stay Meta's; only the value is hostile, as Meta's JSON has carried)
+    javascript_urls: bool = False
 
 
 @dataclass

@@ -42,6 +42,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (which != 2 || !igraph_json_get_id(p, payload, "user_id", NULL)) {
                 abort(); /* documented: the matching secret, and user_id is present */
             }
+            /* a callback says when it was issued and is no SDK login payload */
+            if (!json_object_get(igraph_json_raw(payload), "issued_at") ||
+                json_object_get(igraph_json_raw(payload), "code") ||
+                json_object_get(igraph_json_raw(payload), "oauth_token")) {
+                abort();
+            }
         }
     } else {
         /* webhook POST: header line, then the body */
@@ -50,7 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *header = fuzz_str(p, data, hlen);
         const char *body = (const char *)data + (nl ? hlen + 1 : 0);
         size_t blen = size - (nl ? hlen + 1 : 0);
-        fuzz_sink += (size_t)igraph_hub_signature_ok(header, body, blen, secrets);
+        if (igraph_hub_signature_ok(header, body, blen, secrets) &&
+            !igraph_hub_signature_wellformed(header)) {
+            abort(); /* what passes was also let through before the body was read */
+        }
         /* and correctly signed */
         igraph_hmac_sha256(secrets[1], strlen(secrets[1]), body, blen, mac);
         if (!igraph_hub_signature_ok(apr_pstrcat(p, "sha256=", igraph_hex(p, mac, 32), NULL),

@@ -34,6 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     fuzz_use(igraph_split_csv(p, s));
     fuzz_sink += (size_t)igraph_is_http_url(s);
+    /* a display URL is kept exactly when it is an http(s) URL */
+    if ((igraph_http_url_or_null(s) != NULL) != igraph_is_http_url(s) ||
+        (igraph_http_url_or_null(s) && igraph_http_url_or_null(s) != s)) {
+        abort();
+    }
     fuzz_sink += (size_t)igraph_is_graph_version(s);
     fuzz_sink += (size_t)igraph_is_numeric_id(s);
     fuzz_sink += (size_t)igraph_is_utf8((const char *)data, size);

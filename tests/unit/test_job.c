@@ -736,6 +736,8 @@ static void test_account_unusable(void **state)
          "the account is disabled"},
         {"disabled, no token", 1, IGRAPH_ACCOUNT_DISABLED, 0, IGRAPH_ERR_PERMANENT,
          "the account is disabled"},
+        {"deauthorized", 1, IGRAPH_ACCOUNT_DEAUTHORIZED, 0, IGRAPH_ERR_PERMANENT,
+         "the account was deauthorized on Meta"},
         {"needs_reauth", 1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 1, IGRAPH_ERR_REAUTH,
          "the account needs reconnecting"},
         {"needs_reauth, no token", 1, IGRAPH_ACCOUNT_NEEDS_REAUTH, 0, IGRAPH_ERR_REAUTH,

@@ -653,6 +653,14 @@ static void test_job_claim_save(void **state)
     /* saving keeps the claim */
     assert_string_equal(claimed_by(f, "J"), "w1");
 
+    /* a permalink that is not http(s) is stored as "none given" */
+    j->permalink = "javascript:alert(document.domain)//https://www.instagram.com/p/x/";
+    assert_int_equal(igraph_store_job_save(&f->db, f->pool, j, "w1"), APR_SUCCESS);
+    assert_string_equal(get(f, "J")->permalink, "");
+    j->permalink = "https://www.instagram.com/p/DAbc/";
+    assert_int_equal(igraph_store_job_save(&f->db, f->pool, j, "w1"), APR_SUCCESS);
+    assert_string_equal(get(f, "J")->permalink, "https://www.instagram.com/p/DAbc/");
+
     /* back to NULL */
     j->permalink = NULL;
     j->media_id = NULL;

@@ -124,8 +124,8 @@ static void test_sr_valid(void **state)
            "\"user_id\": 17841400000000001, \"extra\": {\"a\": [1, 2]}}";
     assert_int_equal(verify(p, make_sr(p, FB_SECRET, json, 0, 0), &j, &which, &why), APR_SUCCESS);
     assert_string_equal(igraph_json_get_id(p, j, "user_id", NULL), "17841400000000001");
-    /* no issued_at at all is accepted; outputs are optional */
-    json = "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"5\"}";
+    /* outputs are optional */
+    json = "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,\"user_id\":\"5\"}";
     assert_int_equal(igraph_signed_request_verify(p, make_sr(p, IG_SECRET, json, 0, 0), g_secrets,
                                                   NOW, 600, NULL, NULL, NULL),
                      APR_SUCCESS);
@@ -274,15 +274,24 @@ static void test_sr_malformed(void **state)
                      APR_EINVAL);
     /* no usable user_id */
     assert_int_equal(
-        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\"}", 0, 0), &j, &which, &why),
+        verify(
+            p,
+            make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800}", 0, 0),
+            &j, &which, &why),
         APR_EINVAL);
     assert_string_equal(why, "user_id is missing");
     assert_int_equal(
-        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"\"}", 0, 0),
+        verify(p,
+               make_sr(p, IG_SECRET,
+                       "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,\"user_id\":\"\"}",
+                       0, 0),
                &j, &which, &why),
         APR_EINVAL);
     assert_int_equal(
-        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":[1]}", 0, 0),
+        verify(p,
+               make_sr(p, IG_SECRET,
+                       "{\"algorithm\":\"HMAC-SHA256\",\"issued_at\":1793000800,\"user_id\":[1]}",
+                       0, 0),
                &j, &which, &why),
         APR_EINVAL);
     /* huge input: refused before any work, even when correctly signed */
@@ -385,6 +394,56 @@ static void test_sr_issued_at(void **state)
                      APR_SUCCESS);
 }
 
+/* A callback payload must say when it was issued, and the JavaScript SDK's login payloads
+ * (signed the same way, with code or oauth_token) are never taken for a callback. */
+static void test_sr_not_a_callback(void **state)
+{
+    apr_pool_t *p = test_root_pool;
+    const char *why = NULL;
+    igraph_json_t *j = (igraph_json_t *)1;
+    int which = 3;
+
+    assert_int_equal(
+        verify(p, make_sr(p, IG_SECRET, "{\"algorithm\":\"HMAC-SHA256\",\"user_id\":\"5\"}", 0, 0),
+               &j, &which, &why),
+        APR_EGENERAL);
+    assert_string_equal(why, "issued_at is missing");
+    assert_null(j);
+    assert_int_equal(which, -1);
+    assert_int_equal(verify(p,
+                            make_sr(p, FB_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"code\":\"AQDx\","
+                                    "\"issued_at\":1793000800,\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    assert_string_equal(why, "a login payload (code or oauth_token), not a callback");
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"oauth_token\":\"EAAJ\","
+                                    "\"expires\":1793004400,\"issued_at\":1793000800,"
+                                    "\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    /* whatever the value: even null or an empty string marks a login payload */
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"code\":null,"
+                                    "\"issued_at\":1793000800,\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_EGENERAL);
+    /* an unrelated extra key is fine */
+    assert_int_equal(verify(p,
+                            make_sr(p, IG_SECRET,
+                                    "{\"algorithm\":\"HMAC-SHA256\",\"codes\":1,"
+                                    "\"issued_at\":1793000800,\"user_id\":\"5\"}",
+                                    0, 0),
+                            &j, &which, &why),
+                     APR_SUCCESS);
+}
+
 /* ---- X-Hub-Signature-256 ----------------------------------------------------------------- */
 
 static void test_hub_signature(void **state)
@@ -435,6 +494,16 @@ static void test_hub_signature(void **state)
     assert_int_equal(igraph_hub_signature_ok("sha256=", body, len, g_secrets), 0);
     assert_int_equal(igraph_hub_signature_ok(NULL, body, len, g_secrets), 0);
     assert_int_equal(igraph_hub_signature_ok(hdr, NULL, len, g_secrets), 0);
+    /* the form alone, as checked before the body is read */
+    assert_int_equal(igraph_hub_signature_wellformed(hdr), 1);
+    assert_int_equal(igraph_hub_signature_wellformed(apr_pstrcat(p, "SHA256=", hex, NULL)), 1);
+    assert_int_equal(igraph_hub_signature_wellformed(hex), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(apr_pstrcat(p, "sha1=", hex, NULL)), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(apr_pstrcat(p, hdr, "0", NULL)), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(upper), 0);
+    assert_int_equal(igraph_hub_signature_wellformed("sha256="), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(""), 0);
+    assert_int_equal(igraph_hub_signature_wellformed(NULL), 0);
     /* the length counts, not a NUL byte */
     {
         const char bin[] = {'a', '\0', 'b'};
@@ -897,9 +966,22 @@ static igraph_webhook_event_t *make_event(apr_pool_t *p, const char *ig_id, cons
 static void add_event(fixture_t *f, const char *ig_id, const char *value, apr_int64_t received_at)
 {
     assert_int_equal(
-        igraph_store_event_insert(&f->db, f->pool,
+        igraph_store_event_insert(&f->db, f->pool, &test_key,
                                   make_event(f->pool, ig_id, "comments", value, received_at)),
         APR_SUCCESS);
+}
+
+/* A row the store itself no longer writes (an account that is gone, a payload of schema < 7). */
+static void add_raw_event(fixture_t *f, const char *ig_id, const char *payload,
+                          apr_int64_t received_at)
+{
+    static int n;
+
+    test_db_exec(&f->db, apr_psprintf(f->pool,
+                                      "INSERT INTO events (ig_user_id, field, payload, "
+                                      "event_time, received_at, dedupe) VALUES ('%s', 'comments', "
+                                      "'%s', 1793000800, %" APR_INT64_T_FMT ", 'raw%d')",
+                                      ig_id, payload, received_at, ++n));
 }
 
 static long count_where(fixture_t *f, const char *table, const char *where)
@@ -980,7 +1062,8 @@ static void test_migrate_v3(void **state)
                      1);
     /* and they work on the old data */
     add_event(f, "111", "{\"id\":\"c1\"}", 1793000000);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 10, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 10, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "5551", NULL, &n), APR_SUCCESS);
     assert_int_equal(n, 1);
@@ -1011,7 +1094,7 @@ static void test_deauthorize(void **state)
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", &fb_login, &n), APR_SUCCESS);
     assert_int_equal(n, 2);
     a = get_account(f, "alice", a1->id);
-    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
     assert_string_equal(a->last_error, "access removed on Meta (deauthorized)");
     assert_null(a->access_token_enc);
     assert_null(a->user_token_enc);
@@ -1019,7 +1102,7 @@ static void test_deauthorize(void **state)
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER));
     assert_true(a->updated_at >= a1->updated_at);
     a = get_account(f, "bob", a2->id);
-    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* the Instagram Login connection of the same id and another user are untouched */
     a = get_account(f, "alice", a3->id);
@@ -1031,11 +1114,11 @@ static void test_deauthorize(void **state)
     assert_string_equal(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_USER),
                         "EAAJuseralice");
 
-    /* any login; already disabled rows count again (the callback may be repeated) */
+    /* any login; already deauthorized rows count again (the callback may be repeated) */
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U1", NULL, &n), APR_SUCCESS);
     assert_int_equal(n, 3);
     a = get_account(f, "alice", a3->id);
-    assert_int_equal(a->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
     assert_null(igraph_store_account_token(f->pool, &test_key, a, IGRAPH_TOKEN_ACCESS));
     /* no token left anywhere in the rows of U1 */
     assert_int_equal(count_where(f, "accounts",
@@ -1054,6 +1137,60 @@ static void test_deauthorize(void **state)
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "", NULL, &n), APR_EINVAL);
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U2", &bad_login, &n), APR_EINVAL);
     assert_int_equal(get_account(f, "alice", a4->id)->status, IGRAPH_ACCOUNT_ACTIVE);
+
+    /* neither enable nor disable leaves "deauthorized" (disable-then-enable would bring the
+     * account back without its tokens) */
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a1->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_EBUSY);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a1->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_EBUSY);
+    assert_int_equal(get_account(f, "alice", a1->id)->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "bob", a1->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_NOTFOUND);
+    /* a refresh that read the account before the deauthorization writes nothing back ... */
+    assert_int_equal(a1->status, IGRAPH_ACCOUNT_ACTIVE);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a1,
+                                                        "EAAJrefreshed", "EAAJuser2", 1900000000,
+                                                        1800000000),
+                     APR_EBUSY);
+    a = get_account(f, "alice", a1->id);
+    assert_int_equal(a->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
+    assert_null(a->access_token_enc);
+    assert_null(a->user_token_enc);
+    /* ... nor one that claims to have read "deauthorized" */
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a,
+                                                        "EAAJrefreshed", NULL, 1900000000,
+                                                        1800000000),
+                     APR_EBUSY);
+    assert_null(get_account(f, "alice", a1->id)->access_token_enc);
+    /* and its failure does not turn it into needs_reauth */
+    {
+        static const igraph_account_status_e reauth = IGRAPH_ACCOUNT_NEEDS_REAUTH;
+        assert_int_equal(igraph_store_account_refresh_failed(&f->db, f->pool, a1->id, &reauth,
+                                                             "token invalid", 0),
+                         APR_SUCCESS);
+        assert_int_equal(get_account(f, "alice", a1->id)->status, IGRAPH_ACCOUNT_DEAUTHORIZED);
+    }
+    /* a disabled account is not written to either; an active one still is */
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a4->id,
+                                                     IGRAPH_ACCOUNT_DISABLED, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a4,
+                                                        "EAAJnew444", NULL, 1900000000, 1800000000),
+                     APR_EBUSY);
+    assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a4->id,
+                                                     IGRAPH_ACCOUNT_ACTIVE, NULL),
+                     APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, a4,
+                                                        "EAAJnew444", NULL, 1900000000, 1800000000),
+                     APR_SUCCESS);
+    assert_string_equal(igraph_store_account_token(f->pool, &test_key,
+                                                   get_account(f, "alice", a4->id),
+                                                   IGRAPH_TOKEN_ACCESS),
+                        "EAAJnew444");
 
     /* connecting again makes the account usable again */
     a1 = add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "111", "U1");
@@ -1088,7 +1225,7 @@ static void test_data_deletion(void **state)
     add_event(f, "111", "{\"n\":1}", 1793000001);
     add_event(f, "333", "{\"n\":2}", 1793000002);
     add_event(f, "444", "{\"n\":3}", 1793000003);
-    add_event(f, "999", "{\"n\":4}", 1793000004);
+    add_raw_event(f, "999", "v1.x", 1793000004);
     assert_int_equal(igraph_store_pending_put(&f->db, f->pool, &test_key, "p1", "alice", "pages",
                                               "{\"token\":\"EAAJpending\"}", now + 600),
                      APR_SUCCESS);
@@ -1191,24 +1328,42 @@ static void test_event_insert(void **state)
     igraph_webhook_event_t *e = make_event(f->pool, "111", "comments", "{\"id\":\"c1\"}", 0);
     igraph_webhook_event_t *e2;
     apr_int64_t now = igraph_now();
+    const char *payload, *dedupe;
+    igraph_key_t other = test_key;
 
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e), APR_SUCCESS);
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e), APR_EEXIST);
+    add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "111", "U1");
+    add_account(f, "bob", IGRAPH_LOGIN_FACEBOOK, "222", "U2");
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e), APR_SUCCESS);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e), APR_EEXIST);
     assert_int_equal(count_where(f, "events", "1 = 1"), 1);
     /* received_at 0 means now */
     assert_true(test_db_count(&f->db, f->pool, "SELECT received_at FROM events") >= now);
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT event_time FROM events"), 1793000800);
-    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT payload FROM events"),
-                        "{\"id\":\"c1\"}");
-    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT dedupe FROM events"), e->dedupe);
+    /* sealed like a token: nothing of the content is readable in the database, not even its
+     * plain hash */
+    payload = test_db_value(&f->db, f->pool, "SELECT payload FROM events");
+    assert_true(!strncmp(payload, "v1.", 3));
+    assert_null(strstr(payload, "c1"));
+    dedupe = test_db_value(&f->db, f->pool, "SELECT dedupe FROM events");
+    assert_int_equal(strlen(dedupe), 64);
+    assert_string_not_equal(dedupe, e->dedupe);
 
     /* another value is another event; the same key is a duplicate whatever else differs */
     e2 = make_event(f->pool, "111", "comments", "{\"id\":\"c2\"}", 1793000000);
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_SUCCESS);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_SUCCESS);
     e2 = make_event(f->pool, "222", "mentions", "{}", 1793000000);
     e2->dedupe = e->dedupe;
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EEXIST);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_EEXIST);
     assert_int_equal(count_where(f, "events", "1 = 1"), 2);
+    /* under another key the same event is another row (the stored key is keyed) */
+    other.k[0] ^= 1;
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &other, e), APR_SUCCESS);
+    assert_int_equal(count_where(f, "events", "1 = 1"), 3);
+
+    /* nobody's account: nothing kept */
+    e2 = make_event(f->pool, "999", "comments", "{\"id\":\"c9\"}", 0);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_NOTFOUND);
+    assert_int_equal(count_where(f, "events", "ig_user_id = '999'"), 0);
 
     /* events parsed from a redelivered body are duplicates */
     {
@@ -1216,27 +1371,85 @@ static void test_event_insert(void **state)
         igraph_json_t *j;
         int i;
 
+        add_account(f, "alice", IGRAPH_LOGIN_FACEBOOK, "17841400000000001", "U3");
         j = parse(f->pool, g_comment_body);
         assert_int_equal(igraph_webhook_events(f->pool, j, &a), APR_SUCCESS);
         assert_int_equal(igraph_webhook_events(f->pool, parse(f->pool, g_comment_body), &b),
                          APR_SUCCESS);
         for (i = 0; i < a->nelts; i++) {
-            assert_int_equal(igraph_store_event_insert(&f->db, f->pool, ev(a, i)), APR_SUCCESS);
-            assert_int_equal(igraph_store_event_insert(&f->db, f->pool, ev(b, i)), APR_EEXIST);
+            assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, ev(a, i)),
+                             APR_SUCCESS);
+            assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, ev(b, i)),
+                             APR_EEXIST);
         }
     }
 
     /* bad arguments */
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, NULL), APR_EINVAL);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, NULL), APR_EINVAL);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, NULL, e), APR_EINVAL);
     e2 = make_event(f->pool, "111", "comments", "{}", 0);
     e2->dedupe = NULL;
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_EINVAL);
     e2 = make_event(f->pool, "", "comments", "{}", 0);
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_EINVAL);
     e2 = make_event(f->pool, "111", NULL, "{}", 0);
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_EINVAL);
     e2 = make_event(f->pool, "111", "comments", NULL, 0);
-    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, e2), APR_EINVAL);
+    assert_int_equal(igraph_store_event_insert(&f->db, f->pool, &test_key, e2), APR_EINVAL);
+    assert_int_equal(test_log_errors, 0);
+}
+
+/* IGraphEventRetention: bounded batches, oldest first, nothing newer touched. */
+static void test_events_purge(void **state)
+{
+    fixture_t *f = *state;
+    int n = -1, i;
+
+    add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "111", "U1");
+    for (i = 0; i < 5; i++) {
+        add_event(f, "111", apr_psprintf(f->pool, "{\"n\":%d}", i), 1793000000 + i);
+    }
+    assert_int_equal(igraph_store_events_purge(&f->db, f->pool, 1793000003, 2, &n), APR_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(count_where(f, "events", "received_at < 1793000002"), 0);
+    assert_int_equal(count_where(f, "events", "1 = 1"), 3);
+    assert_int_equal(igraph_store_events_purge(&f->db, f->pool, 1793000003, 2, &n), APR_SUCCESS);
+    assert_int_equal(n, 1);
+    assert_int_equal(igraph_store_events_purge(&f->db, f->pool, 1793000003, 2, &n), APR_SUCCESS);
+    assert_int_equal(n, 0);
+    assert_int_equal(count_where(f, "events", "received_at >= 1793000003"), 2);
+    assert_int_equal(igraph_store_events_purge(&f->db, f->pool, 1793000003, 0, &n), APR_EINVAL);
+    assert_int_equal(igraph_store_events_purge(&f->db, f->pool, 1793000003, 5, NULL), APR_SUCCESS);
+    assert_int_equal(test_log_errors, 0);
+}
+
+/* Schema v7 drops the unsealed payloads earlier versions stored; sealed rows stay. */
+static void test_migrate_v7(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *list;
+    igraph_db_t db2;
+
+    add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "111", "U1");
+    add_event(f, "111", "{\"n\":1}", 1793000001);
+    add_raw_event(f, "111", "{\"n\":0}", 1793000000);
+    test_db_exec(&f->db, "DELETE FROM schema_migrations WHERE version = 7");
+    test_db_open(f, &db2);
+    assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
+    test_db_close(&db2);
+    assert_int_equal(count_where(f, "events", "1 = 1"), 1);
+    assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
+                     7);
+    if (!test_dbd_params) { /* SQLite: the indexes of the purge and of the insert's lookup */
+        assert_int_equal(test_db_count(&f->db, f->pool,
+                                       "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
+                                       "AND name IN ('events_received_at', 'accounts_ig_user_id')"),
+                         2);
+    }
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 10, &list),
+                     APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *)->value, "{\"n\":1}");
     assert_int_equal(test_log_errors, 0);
 }
 
@@ -1253,9 +1466,10 @@ static void test_events_list(void **state)
     add_event(f, "222", "{\"n\":2}", 1793000002);
     add_event(f, "112", "{\"n\":3}", 1793000003);
     add_event(f, "111", "{\"n\":4}", 1793000003);
-    add_event(f, "999", "{\"n\":5}", 1793000005);
+    add_raw_event(f, "999", "v1.x", 1793000005);
 
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 50, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 50, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 3);
     /* newest first; equal received_at: the later insert first */
     e = APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *);
@@ -1272,51 +1486,80 @@ static void test_events_list(void **state)
     assert_true(APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *)->id >
                 APR_ARRAY_IDX(list, 1, igraph_webhook_event_t *)->id);
 
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 1, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 1, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "bob", 50, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "bob", 50, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 1);
     assert_string_equal(APR_ARRAY_IDX(list, 0, igraph_webhook_event_t *)->value, "{\"n\":2}");
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "carol", 50, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "carol", 50, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 0);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "", 50, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "", 50, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 0);
     /* SQL stays data */
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice' OR '1'='1", 50, &list),
-                     APR_SUCCESS);
+    assert_int_equal(
+        igraph_store_events_list(&f->db, f->pool, &test_key, "alice' OR '1'='1", 50, &list),
+        APR_SUCCESS);
     assert_int_equal(list->nelts, 0);
 
     /* a disabled account still shows its events; a deleted one does not */
     assert_int_equal(igraph_store_deauthorize(&f->db, f->pool, "U5", NULL, NULL), APR_SUCCESS);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 50, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 50, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 3);
     assert_int_equal(igraph_store_data_deletion(&f->db, f->pool, "U5", NULL,
                                                 igraph_deletion_code(f->pool), NULL),
                      APR_SUCCESS);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 50, &list), APR_SUCCESS);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 50, &list),
+                     APR_SUCCESS);
     assert_int_equal(list->nelts, 2);
 
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 0, &list), APR_EINVAL);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, NULL, 5, &list), APR_EINVAL);
-    assert_int_equal(igraph_store_events_list(&f->db, f->pool, "alice", 5, NULL), APR_EINVAL);
+    /* a payload that cannot be opened (moved to another row, another key) is left out */
+    test_db_exec(&f->db, "UPDATE events SET payload = (SELECT payload FROM events e2 "
+                         "WHERE e2.ig_user_id = '222') WHERE ig_user_id = '111' AND id = "
+                         "(SELECT MAX(id) FROM events WHERE ig_user_id = '111')");
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 50, &list),
+                     APR_SUCCESS);
+    assert_int_equal(list->nelts, 1);
+    assert_non_null(strstr(test_log_buf, "IG0317"));
+    {
+        igraph_key_t other = test_key;
+        other.k[31] ^= 0x80;
+        assert_int_equal(igraph_store_events_list(&f->db, f->pool, &other, "bob", 50, &list),
+                         APR_SUCCESS);
+        assert_int_equal(list->nelts, 0);
+    }
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, NULL, "alice", 5, &list),
+                     APR_EINVAL);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 0, &list),
+                     APR_EINVAL);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, NULL, 5, &list),
+                     APR_EINVAL);
+    assert_int_equal(igraph_store_events_list(&f->db, f->pool, &test_key, "alice", 5, NULL),
+                     APR_EINVAL);
     assert_int_equal(test_log_errors, 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest pure[] = {
-        cmocka_unit_test(test_sr_valid),        cmocka_unit_test(test_sr_tampered),
-        cmocka_unit_test(test_sr_algorithm),    cmocka_unit_test(test_sr_malformed),
-        cmocka_unit_test(test_sr_issued_at),    cmocka_unit_test(test_hub_signature),
-        cmocka_unit_test(test_webhook_changes), cmocka_unit_test(test_webhook_messaging),
-        cmocka_unit_test(test_webhook_batched), cmocka_unit_test(test_webhook_dedupe),
-        cmocka_unit_test(test_webhook_invalid), cmocka_unit_test(test_deletion_code),
-        cmocka_unit_test(test_fb_me),
+        cmocka_unit_test(test_sr_valid),          cmocka_unit_test(test_sr_tampered),
+        cmocka_unit_test(test_sr_algorithm),      cmocka_unit_test(test_sr_malformed),
+        cmocka_unit_test(test_sr_issued_at),      cmocka_unit_test(test_sr_not_a_callback),
+        cmocka_unit_test(test_hub_signature),     cmocka_unit_test(test_webhook_changes),
+        cmocka_unit_test(test_webhook_messaging), cmocka_unit_test(test_webhook_batched),
+        cmocka_unit_test(test_webhook_dedupe),    cmocka_unit_test(test_webhook_invalid),
+        cmocka_unit_test(test_deletion_code),     cmocka_unit_test(test_fb_me),
     };
     const struct CMUnitTest store[] = {
         cmocka_unit_test_setup_teardown(test_migrate_v3, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_deauthorize, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_data_deletion, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_events_purge, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v7, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_event_insert, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_events_list, test_db_setup, test_db_teardown),
     };

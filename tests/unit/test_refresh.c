@@ -576,10 +576,17 @@ static void test_tokens_update(void **state)
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage2");
     assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_USER), "EAAJuser3");
 
-    /* a working token lifts needs_reauth, but never disabled */
+    /* the status changed since the refresh read the row: nothing written */
     assert_int_equal(
         igraph_store_account_refresh_failed(&f->db, f->pool, a->id, &reauth, "reauth: expired", 0),
         APR_SUCCESS);
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
+                                                        "EAAJpage4", NULL, 1800000002, 1700000200),
+                     APR_EBUSY);
+    assert_string_equal(tok_of(f, stored(f, a->id), IGRAPH_TOKEN_ACCESS), "EAAJpage2");
+    /* a working token read as needs_reauth lifts needs_reauth, but never disabled */
+    got = stored(f, a->id);
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_NEEDS_REAUTH);
     assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
                                                         "EAAJpage4", NULL, 1800000002, 1700000200),
                      APR_SUCCESS);
@@ -589,8 +596,15 @@ static void test_tokens_update(void **state)
                      APR_SUCCESS);
     assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
                                                         "EAAJpage5", NULL, 1800000003, 1700000300),
-                     APR_SUCCESS);
-    assert_int_equal(stored(f, a->id)->status, IGRAPH_ACCOUNT_DISABLED);
+                     APR_EBUSY);
+    got = stored(f, a->id);
+    assert_int_equal(got->status, IGRAPH_ACCOUNT_DISABLED);
+    assert_string_equal(tok_of(f, got, IGRAPH_TOKEN_ACCESS), "EAAJpage4");
+    /* not even when it was read disabled */
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got,
+                                                        "EAAJpage5", NULL, 1800000003, 1700000300),
+                     APR_EBUSY);
+    assert_string_equal(tok_of(f, stored(f, a->id), IGRAPH_TOKEN_ACCESS), "EAAJpage4");
 
     /* gone */
     upd.id = a->id + 99;

@@ -172,6 +172,36 @@ static void test_upsert_insert_update(void **state)
     assert_int_equal(test_log_errors, 0);
 }
 
+/* Display URLs from Meta are stored only when they are http(s) (Meta has sent javascript:). */
+static void test_picture_url_only_http(void **state)
+{
+    fixture_t *f = *state;
+    igraph_account_t *a = make_account(f->pool, "alice", "17841400000000001", "pic");
+    igraph_account_t *got;
+
+    a->picture_url = "javascript:alert(document.domain)";
+    assert_int_equal(igraph_store_account_upsert(&f->db, f->pool, &test_key, a, "tokA1", NULL),
+                     APR_SUCCESS);
+    assert_null(a->picture_url);
+    assert_null(test_db_value(&f->db, f->pool, "SELECT picture_url FROM accounts"));
+    /* a refresh's profile data goes through the same rule */
+    assert_int_equal(igraph_store_account_get(&f->db, f->pool, "alice", a->id, &got), APR_SUCCESS);
+    got->picture_url = "https://scontent.example.invalid/pp.jpg";
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got, "tokA2",
+                                                        NULL, 1950000000, 1700000100),
+                     APR_SUCCESS);
+    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT picture_url FROM accounts"),
+                        "https://scontent.example.invalid/pp.jpg");
+    got->picture_url = "data:image/svg+xml,<svg onload=alert(1)>";
+    assert_int_equal(igraph_store_account_tokens_update(&f->db, f->pool, &test_key, got, "tokA3",
+                                                        NULL, 1950000000, 1700000200),
+                     APR_SUCCESS);
+    /* NULL keeps what is stored (COALESCE): the https one stays */
+    assert_string_equal(test_db_value(&f->db, f->pool, "SELECT picture_url FROM accounts"),
+                        "https://scontent.example.invalid/pp.jpg");
+    assert_int_equal(test_log_errors, 0);
+}
+
 static void test_owner_isolation(void **state)
 {
     fixture_t *f = *state;
@@ -258,7 +288,7 @@ static void test_set_status_delete(void **state)
 static void test_account_names(void **state)
 {
     static const char *const logins[] = {"facebook", "instagram"};
-    static const char *const statuses[] = {"active", "needs_reauth", "disabled"};
+    static const char *const statuses[] = {"active", "needs_reauth", "disabled", "deauthorized"};
     igraph_account_status_e st = IGRAPH_ACCOUNT_DISABLED;
     igraph_login_e l = IGRAPH_LOGIN_INSTAGRAM;
     int i;
@@ -269,7 +299,7 @@ static void test_account_names(void **state)
         assert_string_equal(igraph_login_name(l), logins[i]);
     }
     assert_int_equal(IGRAPH_LOGIN_FACEBOOK, 0);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 4; i++) {
         assert_int_equal(igraph_account_status_parse(statuses[i], &st), APR_SUCCESS);
         assert_int_equal(st, i);
         assert_string_equal(igraph_account_status_name(st), statuses[i]);
@@ -277,7 +307,7 @@ static void test_account_names(void **state)
     assert_int_equal(IGRAPH_ACCOUNT_ACTIVE, 0);
     assert_string_equal(igraph_login_name((igraph_login_e)2), "unknown");
     assert_string_equal(igraph_login_name((igraph_login_e)-1), "unknown");
-    assert_string_equal(igraph_account_status_name((igraph_account_status_e)3), "unknown");
+    assert_string_equal(igraph_account_status_name((igraph_account_status_e)4), "unknown");
     assert_string_equal(igraph_account_status_name((igraph_account_status_e)-1), "unknown");
     /* exact names only; *out untouched on failure */
     l = IGRAPH_LOGIN_INSTAGRAM;
@@ -329,7 +359,7 @@ static void test_account_unknown_names(void **state)
 
     /* and the store never writes a value outside the enums */
     assert_int_equal(igraph_store_account_set_status(&f->db, f->pool, "alice", a->id,
-                                                     (igraph_account_status_e)3, NULL),
+                                                     (igraph_account_status_e)4, NULL),
                      APR_EINVAL);
     {
         igraph_account_status_e bad = (igraph_account_status_e)-1;
@@ -818,6 +848,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ready_idempotent, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_upsert_insert_update, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_picture_url_only_http, test_db_setup,
+                                        test_db_teardown),
         cmocka_unit_test_setup_teardown(test_owner_isolation, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_set_status_delete, test_db_setup, test_db_teardown),
         cmocka_unit_test(test_account_names),

@@ -213,6 +213,32 @@ static void test_http_url(void **state)
     }
 }
 
+/* What is kept of a display URL from Meta: the URL itself when http(s), else nothing. */
+static void test_http_url_or_null(void **state)
+{
+    static const char *const dropped[] = {"javascript:alert(document.domain)",
+                                          "JavaScript:alert(1)//https://x.example/",
+                                          " javascript:alert(1)",
+                                          "data:image/svg+xml;base64,PHN2Zz4=",
+                                          "vbscript:msgbox(1)",
+                                          "//scontent.example/pp.jpg",
+                                          "/static/pp.jpg",
+                                          "https://good@evil.example/pp.jpg",
+                                          "",
+                                          NULL};
+    const char *kept = "https://scontent.example.invalid/v/t51/pp.jpg?a=1&b=2";
+    size_t i;
+
+    assert_ptr_equal(igraph_http_url_or_null(kept), kept);
+    assert_string_equal(igraph_http_url_or_null("http://127.0.0.1:8081/static/pp/a.svg"),
+                        "http://127.0.0.1:8081/static/pp/a.svg");
+    for (i = 0; i < sizeof(dropped) / sizeof(dropped[0]); ++i) {
+        if (igraph_http_url_or_null(dropped[i])) {
+            fail_msg("kept \"%s\"", dropped[i] ? dropped[i] : "(null)");
+        }
+    }
+}
+
 static void test_scopes(void **state)
 {
     apr_pool_t *p = *state;
@@ -403,6 +429,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_iso8601, test_pool_setup, test_pool_teardown),
         cmocka_unit_test(test_graph_version),
         cmocka_unit_test(test_http_url),
+        cmocka_unit_test(test_http_url_or_null),
         cmocka_unit_test_setup_teardown(test_scopes, test_pool_setup, test_pool_teardown),
         cmocka_unit_test(test_parse_int64),
         cmocka_unit_test(test_numeric_id),
