@@ -186,17 +186,11 @@ static const char *const igraph_schema_v5[] = {
     NULL,
 };
 
-/* Version 6 is another change's (added in parallel); this entry only keeps the numbering
- * contiguous until that one is merged in its place. */
-static const char *const igraph_schema_v6[] = {
-    NULL,
-};
-
 /* Webhook events are sealed from now on and kept only for connected accounts: the rows stored
  * before were neither, so they go (Meta's notifications are not resent; nothing else refers to
  * them). The retention purge reads events by received_at, the insert accounts by
  * ig_user_id. */
-static const char *const igraph_schema_v7[] = {
+static const char *const igraph_schema_v6[] = {
     "DELETE FROM events WHERE payload NOT LIKE 'v1.%'",
     "CREATE INDEX IF NOT EXISTS events_received_at ON events (received_at, id)",
     /* every stored event first asks whether an account links its Instagram id */
@@ -218,7 +212,6 @@ static const igraph_migration_t igraph_migrations[] = {
     {4, igraph_schema_v4},
     {5, igraph_schema_v5},
     {6, igraph_schema_v6},
-    {7, igraph_schema_v7},
 };
 
 #define IGRAPH_MIGRATE_TRIES 5

@@ -28,7 +28,7 @@
 #include "igraph_job.h"
 #include "igraph_meta.h"
 
-#define IGRAPH_SCHEMA_VERSION 7
+#define IGRAPH_SCHEMA_VERSION 6
 
 /* An optional gate every write passes (a statement that changes rows, or a whole transaction):
  * enter() before, leave() after. The glue sets one for SQLite, so that writers from several
@@ -309,7 +309,7 @@ apr_status_t igraph_store_event_insert(igraph_db_t *db, apr_pool_t *p, const igr
  * warning). */
 apr_status_t igraph_store_events_list(igraph_db_t *db, apr_pool_t *p, const igraph_key_t *key,
                                       const char *owner, int limit, apr_array_header_t **out);
-/* Retention (schema v7): deletes at most limit events received before `before`, oldest first;
+/* Retention (schema v6): deletes at most limit events received before `before`, oldest first;
  * *count (may be NULL) = rows deleted. APR_EINVAL for limit <= 0. */
 apr_status_t igraph_store_events_purge(igraph_db_t *db, apr_pool_t *p, apr_int64_t before,
                                        int limit, int *count);

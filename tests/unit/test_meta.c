@@ -1423,8 +1423,8 @@ static void test_events_purge(void **state)
     assert_int_equal(test_log_errors, 0);
 }
 
-/* Schema v7 drops the unsealed payloads earlier versions stored; sealed rows stay. */
-static void test_migrate_v7(void **state)
+/* Schema v6 drops the unsealed payloads earlier versions stored; sealed rows stay. */
+static void test_migrate_v6_events(void **state)
 {
     fixture_t *f = *state;
     apr_array_header_t *list;
@@ -1433,13 +1433,13 @@ static void test_migrate_v7(void **state)
     add_account(f, "alice", IGRAPH_LOGIN_INSTAGRAM, "111", "U1");
     add_event(f, "111", "{\"n\":1}", 1793000001);
     add_raw_event(f, "111", "{\"n\":0}", 1793000000);
-    test_db_exec(&f->db, "DELETE FROM schema_migrations WHERE version = 7");
+    test_db_exec(&f->db, "DELETE FROM schema_migrations WHERE version = 6");
     test_db_open(f, &db2);
     assert_int_equal(igraph_store_ready(&db2, f->pool), APR_SUCCESS);
     test_db_close(&db2);
     assert_int_equal(count_where(f, "events", "1 = 1"), 1);
     assert_int_equal(test_db_count(&f->db, f->pool, "SELECT MAX(version) FROM schema_migrations"),
-                     7);
+                     6);
     if (!test_dbd_params) { /* SQLite: the indexes of the purge and of the insert's lookup */
         assert_int_equal(test_db_count(&f->db, f->pool,
                                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' "
@@ -1559,7 +1559,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deauthorize, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_data_deletion, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_events_purge, test_db_setup, test_db_teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_v7, test_db_setup, test_db_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v6_events, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_event_insert, test_db_setup, test_db_teardown),
         cmocka_unit_test_setup_teardown(test_events_list, test_db_setup, test_db_teardown),
     };
