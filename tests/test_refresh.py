@@ -189,9 +189,11 @@ def test_restart_during_a_sweep_is_prompt(make_httpd, fake, mpm, how):
     assert "AH00045" not in h.error_log_text()
 
 
+@pytest.mark.processes
 def test_refresh_racing_with_deauthorization_writes_no_token_back(make_httpd, fake):
     """Meta's deauthorize callback arrives while a refresh waits for Meta: the refresh's new
-    token is never written over the erased ones, and the account stays deauthorized."""
+    token is never written over the erased ones, and the account stays deauthorized. Two
+    requests at once: not for valgrind's one-process, one-connection-at-a-time server."""
     import threading
 
     from harness import APP_SECRET
