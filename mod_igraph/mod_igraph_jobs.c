@@ -84,7 +84,7 @@ int mig_jobs_dispatch(const mig_site *site, apr_pool_t *p, igraph_db_t *db, cons
             task->s = s;
             task->id = apr_pstrdup(tp, j->id);
             task->holder = apr_pstrdup(tp, holder);
-            task->starting_account = starts ? pace : 0;
+            task->starting = starts;
             task->pace = pace;
             task->stop = &job_stop;
             if (mig_jobpool_push(job_pool, mig_step_task_run, task) != APR_SUCCESS) {
@@ -142,11 +142,7 @@ void mig_jobs_stop(const char *holder)
     }
     for (i = 0; i < sites->nelts; i++) {
         const mig_site *site = &APR_ARRAY_IDX(sites, i, mig_site);
-        int j, seen = 0;
-        for (j = 0; j < i; j++) {
-            seen |= (APR_ARRAY_IDX(sites, j, mig_site).store == site->store);
-        }
-        if (seen || !mig_storage_configured(site->s)) {
+        if (!site->store_first || !mig_storage_configured(site->s)) {
             continue;
         }
         if ((db = mig_storage_open(site->s, p))) {

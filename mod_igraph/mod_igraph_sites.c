@@ -60,7 +60,7 @@ int mig_sites_build(apr_pool_t *pconf, server_rec *s)
         mig_srv_cfg *c = mig_srv(vs);
         const char *realm = c->realm ? c->realm : vs->server_hostname;
         const char *db = mig_storage_identity(vs, pconf);
-        int store;
+        int store, new_store;
         mig_site *site = NULL;
 
         /* the main server's realm is the default one: rows written before realms are its own */
@@ -73,7 +73,8 @@ int mig_sites_build(apr_pool_t *pconf, server_rec *s)
                 break;
             }
         }
-        if (store == dbs->nelts) {
+        new_store = (store == dbs->nelts);
+        if (new_store) {
             APR_ARRAY_PUSH(dbs, const char *) = db;
         }
         for (i = 0; i < sites->nelts; i++) {
@@ -88,6 +89,7 @@ int mig_sites_build(apr_pool_t *pconf, server_rec *s)
             site->s = vs;
             site->realm = c->realm_key;
             site->store = store;
+            site->store_first = new_store; /* a new database has no site yet */
             continue;
         }
         /* a server without a Meta app never does background work: nothing to agree on */

@@ -14,6 +14,7 @@ typedef struct mig_site {
     server_rec *s;     /* the first server of this realm on this database */
     const char *realm; /* the realm key: "" for the main server's realm */
     int store;         /* the same number for every site on one database, from 0 */
+    int store_first;   /* 1 for the first site of its database (once-per-database work) */
 } mig_site;
 
 /* check_config: every server's realm (IGraphRealm, else its ServerName; the main server's realm

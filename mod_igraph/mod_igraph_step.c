@@ -110,8 +110,8 @@ void *APR_THREAD_FUNC mig_step_task_run(apr_thread_t *t, void *data)
 
     if (*task->stop || !(db = mig_storage_open(s, p))) {
         /* the claim runs out and the job is picked up again */
-        if (task->starting_account > 0) {
-            mig_pace_starting_add(task->starting_account, -1);
+        if (task->starting) {
+            mig_pace_starting_add(task->pace, -1);
         }
         apr_pool_destroy(p);
         return NULL;
@@ -195,8 +195,8 @@ unclaim:
     igraph_store_job_unclaim(db, p, task->id, task->holder);
 leave:
     mig_storage_close(s, db);
-    if (task->starting_account > 0) {
-        mig_pace_starting_add(task->starting_account, -1);
+    if (task->starting) {
+        mig_pace_starting_add(task->pace, -1);
     }
     apr_pool_destroy(p);
     return NULL;

@@ -13,10 +13,10 @@
 
 /* One job handed to the thread pool; the dispatcher holds its claim for holder. */
 typedef struct mig_step_task_t {
-    apr_pool_t *pool;             /* the task's own pool, destroyed when it ends (first member:
-                                   * see mig_jobpool_push) */
-    apr_int64_t starting_account; /* > 0: counted in mig_pace_starting() until the task ends */
-    apr_int64_t pace;             /* the account's key in the pace table (MIG_PACE_KEY) */
+    apr_pool_t *pool; /* the task's own pool, destroyed when it ends (first member:
+                       * see mig_jobpool_push) */
+    apr_int64_t pace; /* the account's key in the pace table (MIG_PACE_KEY) */
+    int starting;     /* counted in mig_pace_starting(pace) until the task ends */
     server_rec *s;
     const char *id;
     const char *holder;
